@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+//===----------------------------------------------------------------------===//
+//
+// snmpwarden — an SNMPv3 proxy forwarder and application-layer firewall.
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import PackageDescription
+
+let package = Package(
+    name: "snmpwarden",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "snmpwarden", targets: ["snmpwarden"]),
+        .library(name: "SNMPWire", targets: ["SNMPWire"]),
+        // libFuzzer entry point: build with
+        // `swift build -c debug --sanitize=fuzzer --sanitize=address --product FuzzWireDecode`.
+        .executable(name: "FuzzWireDecode", targets: ["FuzzWireDecode"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Test-only: an independent ASN.1 parser used as an oracle for our BER output.
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+    ],
+    targets: [
+        .target(
+            name: "SNMPWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .executableTarget(
+            name: "snmpwarden",
+            dependencies: [
+                "SNMPWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "FuzzWireDecode",
+            dependencies: ["SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "SNMPWireTests",
+            dependencies: [
+                "SNMPWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,119 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import NIOCore
+
+/// msgVersion (RFC 3584 §2.1: 0 is SNMPv1, 1 is SNMPv2c, 3 is SNMPv3).
+public enum SNMPVersion: Int32, Hashable, Sendable, CustomStringConvertible {
+    case v1 = 0
+    case v2c = 1
+    case v3 = 3
+
+    public var description: String {
+        switch self {
+        case .v1: return "1"
+        case .v2c: return "2c"
+        case .v3: return "3"
+        }
+    }
+}
+
+/// An SNMPv1 or SNMPv2c message: `SEQUENCE { version, community, data }` (RFC 1157, RFC 1901).
+public struct CommunityMessage: Hashable, Sendable {
+    /// ``SNMPVersion/v1`` or ``SNMPVersion/v2c``.
+    public var version: SNMPVersion {
+        willSet { precondition(newValue != .v3, "a community message is SNMPv1 or SNMPv2c") }
+    }
+    public var community: ByteBuffer
+    public var pdu: AnyPDU
+
+    public init(version: SNMPVersion, community: ByteBuffer, pdu: AnyPDU) {
+        precondition(version != .v3, "a community message is SNMPv1 or SNMPv2c")
+        self.version = version
+        self.community = community
+        self.pdu = pdu
+    }
+
+    public init(version: SNMPVersion, community: String, pdu: PDU) {
+        self.init(version: version, community: ByteBuffer(string: community), pdu: .pdu(pdu))
+    }
+}
+
+/// Any SNMP message.
+public enum SNMPMessage: Hashable, Sendable {
+    case community(CommunityMessage)
+    case v3(SNMPv3Message)
+
+    public var version: SNMPVersion {
+        switch self {
+        case .community(let message): return message.version
+        case .v3: return .v3
+        }
+    }
+
+    /// Decodes one whole datagram: every readable byte of `buffer` must belong to the message.
+    public init(decoding buffer: ByteBuffer) throws(SNMPWireError) {
+        var reader = BERReader(message: buffer)
+        self = try reader.readMessage()
+    }
+}
+
+// MARK: - BER
+
+extension BERReader {
+    /// Reads a whole message and requires the input to end with it.
+    mutating func readMessage() throws(SNMPWireError) -> SNMPMessage {
+        var message = try self.readConstructed(tag: BERTag.sequence)
+        try self.expectEnd()
+        let versionStart = message.offset
+        let version = try message.readInt32()
+        switch version {
+        case SNMPVersion.v1.rawValue, SNMPVersion.v2c.rawValue:
+            let community = try message.readOctetString(
+                maximumLength: SNMPWireLimits.maximumCommunityLength, field: .community)
+            let pdu = try message.readPDU(version: version)
+            try message.expectEnd()
+            return .community(
+                CommunityMessage(version: SNMPVersion(rawValue: version)!, community: community, pdu: pdu))
+        case SNMPVersion.v3.rawValue:
+            return .v3(try message.readV3MessageBody())
+        default:
+            throw SNMPWireError(.unsupportedVersion(version), at: versionStart)
+        }
+    }
+}
+
+extension ByteBuffer {
+    /// Decodes one whole message from the readable bytes, which must all belong to it, and consumes
+    /// them. On error the reader index does not move.
+    public mutating func readSNMPMessage() throws(SNMPWireError) -> SNMPMessage {
+        let message = try SNMPMessage(decoding: self)
+        self.moveReaderIndex(forwardBy: self.readableBytes)
+        return message
+    }
+
+    /// Writes a message in canonical BER. Returns the number of bytes written.
+    @discardableResult
+    public mutating func writeSNMPMessage(_ message: SNMPMessage) -> Int {
+        switch message {
+        case .community(let message):
+            return self.writeCommunityMessage(message)
+        case .v3(let message):
+            return self.writeSNMPv3Message(message).bytesWritten
+        }
+    }
+
+    /// Writes an SNMPv1/v2c message.
+    @discardableResult
+    public mutating func writeCommunityMessage(_ message: CommunityMessage) -> Int {
+        self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
+            buffer.writeBERInteger(Int64(message.version.rawValue))
+            buffer.writeBEROctetString(message.community)
+            buffer.writePDU(message.pdu)
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import NIOCore
+
+/// msgFlags (RFC 3412 §6.4): one octet.
+public struct SNMPv3Flags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+
+    public init(rawValue: UInt8) {
+        self.rawValue = rawValue
+    }
+
+    /// authFlag.
+    public static let authenticated = SNMPv3Flags(rawValue: 0x01)
+    /// privFlag (only valid together with authFlag).
+    public static let privacy = SNMPv3Flags(rawValue: 0x02)
+    /// reportableFlag.
+    public static let reportable = SNMPv3Flags(rawValue: 0x04)
+}
+
+/// The User-based Security Model's msgSecurityParameters (RFC 3414 §2.4):
+/// `UsmSecurityParameters ::= SEQUENCE { msgAuthoritativeEngineID, …Boots, …Time, msgUserName,
+/// msgAuthenticationParameters, msgPrivacyParameters }`.
+public struct USMSecurityParameters: Hashable, Sendable {
+    public var authoritativeEngineID: ByteBuffer
+    /// 0…2^31-1.
+    public var authoritativeEngineBoots: Int32
+    /// 0…2^31-1.
+    public var authoritativeEngineTime: Int32
+    public var userName: ByteBuffer
+    /// The MAC (12, 16, 24, 32 or 48 octets), zero-filled while it is computed; empty without authentication.
+    public var authenticationParameters: ByteBuffer
+    /// The salt (8 octets) with privacy; empty without.
+    public var privacyParameters: ByteBuffer
+
+    public init(
+        authoritativeEngineID: ByteBuffer,
+        authoritativeEngineBoots: Int32,
+        authoritativeEngineTime: Int32,
+        userName: ByteBuffer,
+        authenticationParameters: ByteBuffer = ByteBuffer(),
+        privacyParameters: ByteBuffer = ByteBuffer()
+    ) {
+        self.authoritativeEngineID = authoritativeEngineID
+        self.authoritativeEngineBoots = authoritativeEngineBoots
+        self.authoritativeEngineTime = authoritativeEngineTime
+        self.userName = userName
+        self.authenticationParameters = authenticationParameters
+        self.privacyParameters = privacyParameters
+    }
+}
+
+/// msgSecurityParameters: decoded for the USM (model 3), kept as bytes for any other model.
+public enum SNMPv3SecurityParameters: Hashable, Sendable {
+    case usm(USMSecurityParameters)
+    /// The content of the msgSecurityParameters OCTET STRING of a security model this module does not know.
+    case other(ByteBuffer)
+}
+
+/// `ScopedPDU ::= SEQUENCE { contextEngineID, contextName, data }` (RFC 3412 §6.8).
+public struct ScopedPDU: Hashable, Sendable {
+    public var contextEngineID: ByteBuffer
+    public var contextName: ByteBuffer
+    /// SNMPv3 has no v1 Trap-PDU, so this is always a ``PDU``.
+    public var pdu: PDU
+
+    public init(contextEngineID: ByteBuffer, contextName: ByteBuffer, pdu: PDU) {
+        self.contextEngineID = contextEngineID
+        self.contextName = contextName
+        self.pdu = pdu
+    }
+
+    /// Decodes a ScopedPDU on its own, as it comes out of decryption.
+    ///
+    /// - Parameter allowingTrailingBytes: true after decryption with a block cipher (DES, 3DES): the
+    ///   plaintext is padded to the block size (RFC 3414 §8.1.1.2) and the padding is ignored.
+    public init(decoding buffer: ByteBuffer, allowingTrailingBytes: Bool) throws(SNMPWireError) {
+        var reader = BERReader(message: buffer)
+        self = try reader.readScopedPDU()
+        if !allowingTrailingBytes { try reader.expectEnd() }
+    }
+}
+
+/// msgData: a plaintext ScopedPDU, or the encrypted one (`encryptedPDU OCTET STRING`).
+public enum ScopedPDUData: Hashable, Sendable {
+    case plaintext(ScopedPDU)
+    /// The ciphertext: the content of the OCTET STRING.
+    case encrypted(ByteBuffer)
+}
+
+/// Where the parts USM works on lie in an encoded v3 message: offsets from the message's first byte.
+///
+/// With them the security layer authenticates in place (zero the authentication parameters, HMAC the
+/// whole message, compare or write the MAC) and decrypts the msgData content without re-encoding.
+public struct SNMPv3WireLayout: Hashable, Sendable {
+    /// The whole message.
+    public var message: Range<Int>
+    /// The content octets of msgAuthenticationParameters (nil when the security model is not USM).
+    public var authenticationParameters: Range<Int>?
+    /// For an encrypted msgData, the ciphertext (the OCTET STRING's content); for a plaintext one,
+    /// the whole ScopedPDU element, tag and length included.
+    public var messageData: Range<Int>
+
+    public init(message: Range<Int>, authenticationParameters: Range<Int>?, messageData: Range<Int>) {
+        self.message = message
+        self.authenticationParameters = authenticationParameters
+        self.messageData = messageData
+    }
+}
+
+/// An SNMPv3 message (RFC 3412 §6): `SEQUENCE { msgVersion 3, msgGlobalData, msgSecurityParameters, msgData }`.
+public struct SNMPv3Message: Sendable {
+    /// msgID, 0…2^31-1: independent of the PDU's request-id and echoed in the response.
+    public var messageID: Int32
+    /// msgMaxSize: the largest message the sender accepts, 484…2^31-1.
+    public var maxSize: Int32
+    public var flags: SNMPv3Flags
+    /// msgSecurityModel: 3 is USM.
+    public var securityModel: Int32
+    public var securityParameters: SNMPv3SecurityParameters
+    public var data: ScopedPDUData
+    /// Where the USM parts were in the datagram this message was decoded from; nil for a message
+    /// built in code. Not part of the message's value (ignored by `==`).
+    public internal(set) var wireLayout: SNMPv3WireLayout?
+
+    /// The User-based Security Model's number (RFC 3411 §5, SnmpSecurityModel).
+    public static let userBasedSecurityModel: Int32 = 3
+
+    public init(
+        messageID: Int32,
+        maxSize: Int32,
+        flags: SNMPv3Flags,
+        securityModel: Int32 = SNMPv3Message.userBasedSecurityModel,
+        securityParameters: SNMPv3SecurityParameters,
+        data: ScopedPDUData
+    ) {
+        self.messageID = messageID
+        self.maxSize = maxSize
+        self.flags = flags
+        self.securityModel = securityModel
+        self.securityParameters = securityParameters
+        self.data = data
+        self.wireLayout = nil
+    }
+
+    /// The USM parameters, if the security model is USM.
+    public var usm: USMSecurityParameters? {
+        if case .usm(let parameters) = self.securityParameters { return parameters }
+        return nil
+    }
+
+    /// The plaintext ScopedPDU, if msgData is not encrypted.
+    public var scopedPDU: ScopedPDU? {
+        if case .plaintext(let scoped) = self.data { return scoped }
+        return nil
+    }
+}
+
+// MARK: - Equatable, Hashable
+
+extension SNMPv3Message: Hashable {
+    public static func == (lhs: SNMPv3Message, rhs: SNMPv3Message) -> Bool {
+        lhs.messageID == rhs.messageID && lhs.maxSize == rhs.maxSize && lhs.flags == rhs.flags
+            && lhs.securityModel == rhs.securityModel && lhs.securityParameters == rhs.securityParameters
+            && lhs.data == rhs.data
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.messageID)
+        hasher.combine(self.maxSize)
+        hasher.combine(self.flags)
+        hasher.combine(self.securityModel)
+        hasher.combine(self.securityParameters)
+        hasher.combine(self.data)
+    }
+}
+
+// MARK: - BER
+
+extension BERReader {
+    /// Reads a non-negative INTEGER field, or throws ``SNMPWireError/Reason/fieldOutOfRange(_:)``.
+    mutating func readInt32(field: SNMPWireError.Field, minimum: Int32) throws(SNMPWireError) -> Int32 {
+        let start = self.offset
+        let value = try self.readInt32()
+        guard value >= minimum else { throw SNMPWireError(.fieldOutOfRange(field), at: start) }
+        return value
+    }
+
+    /// Reads everything after msgVersion; `self` is the message SEQUENCE's content.
+    mutating func readV3MessageBody() throws(SNMPWireError) -> SNMPv3Message {
+        let messageEnd = self.origin + self.buffer.writerIndex
+        var global = try self.readConstructed(tag: BERTag.sequence)
+        let messageID = try global.readInt32(field: .messageID, minimum: 0)
+        let maxSize = try global.readInt32(field: .messageMaxSize, minimum: SNMPWireLimits.minimumMessageMaxSize)
+        let flagsStart = global.offset
+        let flagsOctets = try global.readOctetString(maximumLength: 1, field: .messageFlags)
+        guard flagsOctets.readableBytes == 1 else { throw SNMPWireError(.fieldOutOfRange(.messageFlags), at: flagsStart) }
+        let flags = SNMPv3Flags(rawValue: flagsOctets.getInteger(at: flagsOctets.readerIndex, as: UInt8.self)!)
+        let securityModel = try global.readInt32(field: .securityModel, minimum: 1)
+        try global.expectEnd()
+
+        let parameters: SNMPv3SecurityParameters
+        var authRange: Range<Int>? = nil
+        if securityModel == SNMPv3Message.userBasedSecurityModel {
+            let header = try self.readHeader()
+            guard header.tag == BERTag.octetString else {
+                throw SNMPWireError(.unexpectedTag(expected: BERTag.octetString, found: header.tag), at: header.start)
+            }
+            var octets = try self.enter(length: header.length, start: header.start)
+            var usm = try octets.readConstructed(tag: BERTag.sequence)
+            try octets.expectEnd()
+            let (usmParameters, range) = try usm.readUSMSecurityParameters()
+            parameters = .usm(usmParameters)
+            authRange = range
+        } else {
+            parameters = .other(try self.readElement(tag: BERTag.octetString).content)
+        }
+
+        let dataStart = self.offset
+        let data: ScopedPDUData
+        let dataRange: Range<Int>
+        switch try self.peekTag() {
+        case BERTag.sequence:
+            data = .plaintext(try self.readScopedPDU())
+            dataRange = dataStart..<self.offset
+        case BERTag.octetString:
+            let content = try self.readElement(tag: BERTag.octetString).content
+            data = .encrypted(content)
+            dataRange = (self.offset - content.readableBytes)..<self.offset
+        default:
+            throw SNMPWireError(.unknownTag(try self.peekTag()), at: dataStart)
+        }
+        try self.expectEnd()
+
+        var message = SNMPv3Message(
+            messageID: messageID, maxSize: maxSize, flags: flags, securityModel: securityModel,
+            securityParameters: parameters, data: data)
+        message.wireLayout = SNMPv3WireLayout(
+            message: 0..<messageEnd, authenticationParameters: authRange, messageData: dataRange)
+        return message
+    }
+
+    /// Reads the six USM fields; `self` is the USM SEQUENCE's content. Also returns where the
+    /// authentication parameters' content lies.
+    mutating func readUSMSecurityParameters() throws(SNMPWireError) -> (USMSecurityParameters, Range<Int>) {
+        let engineID = try self.readOctetString(
+            maximumLength: SNMPWireLimits.maximumEngineIDLength, field: .authoritativeEngineID)
+        let boots = try self.readInt32(field: .engineBoots, minimum: 0)
+        let time = try self.readInt32(field: .engineTime, minimum: 0)
+        let userName = try self.readOctetString(maximumLength: SNMPWireLimits.maximumUserNameLength, field: .userName)
+        let authentication = try self.readOctetString(
+            maximumLength: SNMPWireLimits.maximumAuthenticationParametersLength, field: .authenticationParameters)
+        let authEnd = self.offset
+        let privacy = try self.readOctetString(
+            maximumLength: SNMPWireLimits.maximumPrivacyParametersLength, field: .privacyParameters)
+        try self.expectEnd()
+        let parameters = USMSecurityParameters(
+            authoritativeEngineID: engineID, authoritativeEngineBoots: boots, authoritativeEngineTime: time,
+            userName: userName, authenticationParameters: authentication, privacyParameters: privacy)
+        return (parameters, (authEnd - authentication.readableBytes)..<authEnd)
+    }
+
+    /// Reads a ScopedPDU element.
+    mutating func readScopedPDU() throws(SNMPWireError) -> ScopedPDU {
+        var scoped = try self.readConstructed(tag: BERTag.sequence)
+        let contextEngineID = try scoped.readOctetString(
+            maximumLength: SNMPWireLimits.maximumEngineIDLength, field: .contextEngineID)
+        let contextName = try scoped.readOctetString(
+            maximumLength: SNMPWireLimits.maximumContextNameLength, field: .contextName)
+        guard case .pdu(let pdu) = try scoped.readPDU(version: SNMPVersion.v3.rawValue) else {
+            preconditionFailure("readPDU(version: 3) never returns a v1 Trap")
+        }
+        try scoped.expectEnd()
+        return ScopedPDU(contextEngineID: contextEngineID, contextName: contextName, pdu: pdu)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes a ScopedPDU element (what USM encrypts).
+    @discardableResult
+    public mutating func writeScopedPDU(_ scoped: ScopedPDU) -> Int {
+        self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
+            buffer.writeBEROctetString(scoped.contextEngineID)
+            buffer.writeBEROctetString(scoped.contextName)
+            buffer.writePDU(scoped.pdu)
+        }
+    }
+
+    /// Writes the USM SEQUENCE.
+    @discardableResult
+    mutating func writeUSMSecurityParameters(_ usm: USMSecurityParameters) -> Int {
+        self.writeBERConstructed(tag: BERTag.sequence, strategy: .short) { buffer in
+            buffer.writeBEROctetString(usm.authoritativeEngineID)
+            buffer.writeBERInteger(Int64(usm.authoritativeEngineBoots))
+            buffer.writeBERInteger(Int64(usm.authoritativeEngineTime))
+            buffer.writeBEROctetString(usm.userName)
+            buffer.writeBEROctetString(usm.authenticationParameters)
+            buffer.writeBEROctetString(usm.privacyParameters)
+        }
+    }
+
+    /// Writes an SNMPv3 message and returns the bytes written and where its USM parts are, as offsets
+    /// from the message's first byte (add the writer index from before the call for buffer indices).
+    @discardableResult
+    public mutating func writeSNMPv3Message(_ message: SNMPv3Message) -> (bytesWritten: Int, layout: SNMPv3WireLayout) {
+        let start = self.writerIndex
+        let written = self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
+            buffer.writeBERInteger(Int64(SNMPVersion.v3.rawValue))
+            buffer.writeBERConstructed(tag: BERTag.sequence, strategy: .short) { global in
+                global.writeBERInteger(Int64(message.messageID))
+                global.writeBERInteger(Int64(message.maxSize))
+                global.writeBERHeader(tag: BERTag.octetString, length: 1)
+                global.writeInteger(message.flags.rawValue)
+                global.writeBERInteger(Int64(message.securityModel))
+            }
+            switch message.securityParameters {
+            case .usm(let usm):
+                buffer.writeBERConstructed(tag: BERTag.octetString, strategy: .short) { octets in
+                    octets.writeUSMSecurityParameters(usm)
+                }
+            case .other(let bytes):
+                buffer.writeBEROctetString(bytes)
+            }
+            switch message.data {
+            case .plaintext(let scoped):
+                buffer.writeScopedPDU(scoped)
+            case .encrypted(let ciphertext):
+                buffer.writeBEROctetString(ciphertext)
+            }
+        }
+        // Nested length fix-ups may have moved content, so find the parts in the final bytes.
+        let encoded = self.getSlice(at: start, length: written)!
+        var reader = BERReader(message: encoded)
+        do {
+            guard case .v3(let decoded) = try reader.readMessageLayoutOnly() else {
+                preconditionFailure("wrote a v3 message")
+            }
+            return (written, decoded)
+        } catch {
+            preconditionFailure("snmpwarden wrote a v3 message it cannot read back: \(error)")
+        }
+    }
+}
+
+extension BERReader {
+    enum LayoutOnly {
+        case v3(SNMPv3WireLayout)
+    }
+
+    /// Finds the USM parts of an encoded v3 message without decoding its PDU.
+    mutating func readMessageLayoutOnly() throws(SNMPWireError) -> LayoutOnly {
+        var message = try self.readConstructed(tag: BERTag.sequence)
+        let messageEnd = message.origin + message.buffer.writerIndex
+        try message.skipElement()  // msgVersion
+        var global = try message.readConstructed(tag: BERTag.sequence)
+        try global.skipElement()  // msgID
+        try global.skipElement()  // msgMaxSize
+        try global.skipElement()  // msgFlags
+        let model = try global.readInt32()
+        var authRange: Range<Int>? = nil
+        if model == SNMPv3Message.userBasedSecurityModel {
+            let header = try message.readHeader()
+            var octets = try message.enter(length: header.length, start: header.start)
+            var usm = try octets.readConstructed(tag: BERTag.sequence)
+            for _ in 0..<4 { try usm.skipElement() }
+            let content = try usm.readElement(tag: BERTag.octetString).content
+            authRange = (usm.offset - content.readableBytes)..<usm.offset
+        } else {
+            try message.skipElement()
+        }
+        let dataStart = message.offset
+        let header = try message.readHeader()
+        let dataRange: Range<Int>
+        if header.tag == BERTag.octetString {
+            dataRange = message.offset..<(message.offset + header.length)
+        } else {
+            dataRange = dataStart..<(message.offset + header.length)
+        }
+        return .v3(SNMPv3WireLayout(message: 0..<messageEnd, authenticationParameters: authRange, messageData: dataRange))
+    }
+}

@@ -1,0 +1,122 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import ArgumentParser
+import NIOCore
+import SNMPWire
+
+@main
+struct SNMPWarden: ParsableCommand {
+    static let version = "0.1.0-dev"
+
+    static let configuration = CommandConfiguration(
+        commandName: "snmpwarden",
+        abstract: "SNMPv3 proxy forwarder and application-layer firewall for SNMPv1/v2c agents.",
+        discussion: """
+            The gateway itself (`snmpwarden run --config FILE`) is not built yet; this release ships \
+            the SNMP wire codec and `snmpwarden decode`, which decodes a captured datagram.
+            """,
+        version: version,
+        subcommands: [Decode.self]
+    )
+}
+
+/// Decodes one SNMP datagram given in hex and prints its structure.
+struct Decode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decode an SNMP message given as hex (spaces, colons and a 0x prefix are ignored)."
+    )
+
+    @Argument(help: "The datagram in hex, or '-' to read it from standard input.")
+    var hex: String
+
+    func run() throws {
+        let text = self.hex == "-" ? (readAllStandardInput()) : self.hex
+        guard let bytes = Self.parseHex(text) else {
+            throw ValidationError("not hex: expected pairs of hexadecimal digits")
+        }
+        do {
+            let message = try SNMPMessage(decoding: ByteBuffer(bytes: bytes))
+            print(MessagePrinter.render(message))
+        } catch {
+            throw ValidationError("not an SNMP message: \(error)")
+        }
+    }
+
+    static func parseHex(_ text: String) -> [UInt8]? {
+        var cleaned = text.lowercased()
+        if cleaned.hasPrefix("0x") { cleaned.removeFirst(2) }
+        let digits = cleaned.unicodeScalars.filter { !" \n\t:\r".unicodeScalars.contains($0) }
+        guard digits.count % 2 == 0, !digits.isEmpty else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var iterator = digits.makeIterator()
+        while let high = iterator.next(), let low = iterator.next() {
+            guard let h = hexValue(high), let l = hexValue(low) else { return nil }
+            bytes.append(h << 4 | l)
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ scalar: Unicode.Scalar) -> UInt8? {
+        switch scalar {
+        case "0"..."9": return UInt8(scalar.value - 48)
+        case "a"..."f": return UInt8(scalar.value - 87)
+        default: return nil
+        }
+    }
+}
+
+private func readAllStandardInput() -> String {
+    var text = ""
+    while let line = readLine(strippingNewline: false) { text += line }
+    return text
+}
+
+/// Renders a decoded message as indented text.
+enum MessagePrinter {
+    static func render(_ message: SNMPMessage) -> String {
+        var lines: [String] = []
+        switch message {
+        case .community(let m):
+            lines.append("SNMPv\(m.version) community \(SNMPValue.octetString(m.community))")
+            lines.append(contentsOf: self.render(m.pdu))
+        case .v3(let m):
+            lines.append("SNMPv3 msgID \(m.messageID) msgMaxSize \(m.maxSize) flags 0x\(String(m.flags.rawValue, radix: 16)) securityModel \(m.securityModel)")
+            if let usm = m.usm {
+                lines.append("  USM engineID \(SNMPValue.opaque(usm.authoritativeEngineID)) boots \(usm.authoritativeEngineBoots) time \(usm.authoritativeEngineTime) user \(SNMPValue.octetString(usm.userName))")
+                lines.append("  authParams \(usm.authenticationParameters.readableBytes) octets, privParams \(usm.privacyParameters.readableBytes) octets")
+            }
+            switch m.data {
+            case .plaintext(let scoped):
+                lines.append("  contextEngineID \(SNMPValue.opaque(scoped.contextEngineID)) contextName \(SNMPValue.octetString(scoped.contextName))")
+                lines.append(contentsOf: self.render(.pdu(scoped.pdu)))
+            case .encrypted(let bytes):
+                lines.append("  encryptedPDU \(bytes.readableBytes) octets")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func render(_ pdu: AnyPDU) -> [String] {
+        var lines: [String] = []
+        switch pdu {
+        case .pdu(let p):
+            if p.type == .getBulk {
+                lines.append("  \(p.type) request-id \(p.requestID) non-repeaters \(p.nonRepeaters) max-repetitions \(p.maxRepetitions)")
+            } else {
+                lines.append("  \(p.type) request-id \(p.requestID) error-status \(p.errorStatus) error-index \(p.errorIndex)")
+            }
+        case .trapV1(let t):
+            lines.append("  trapV1 enterprise \(t.enterprise) agent-addr \(t.agentAddress) generic \(t.genericTrap) specific \(t.specificTrap) time-stamp \(t.timeStamp)")
+        }
+        for varbind in pdu.varbinds {
+            lines.append("    \(varbind)")
+        }
+        return lines
+    }
+}
