@@ -56,7 +56,7 @@ public struct OID: Sendable {
     }
 
     /// Parses dotted text (`1.3.6.1.2.1.1.1.0`, with or without a leading dot); nil if it is not an OID.
-    public init?(_ dotted: some StringProtocol) {
+    public init?(dotted: some StringProtocol) {
         var arcs: [UInt32] = []
         arcs.reserveCapacity(16)
         var utf8 = Substring(dotted).utf8[...]
@@ -323,7 +323,7 @@ extension OID: ExpressibleByArrayLiteral {
 extension OID: ExpressibleByStringLiteral {
     /// `"1.3.6.1.2.1"`. A literal that is not an OID is a programmer error.
     public init(stringLiteral text: String) {
-        guard let oid = OID(text) else { preconditionFailure("not a valid OID: \(text)") }
+        guard let oid = OID(dotted: text) else { preconditionFailure("not a valid OID: \(text)") }
         self = oid
     }
 }

@@ -198,7 +198,7 @@ extension BERReader {
         let messageID = try global.readInt32(field: .messageID, minimum: 0)
         let maxSize = try global.readInt32(field: .messageMaxSize, minimum: SNMPWireLimits.minimumMessageMaxSize)
         let flagsStart = global.offset
-        let flagsOctets = try global.readOctetString(maximumLength: 1, field: .messageFlags)
+        let flagsOctets = try global.readOctetString(maximumLength: .max, field: .messageFlags)
         guard flagsOctets.readableBytes == 1 else { throw SNMPWireError(.fieldOutOfRange(.messageFlags), at: flagsStart) }
         let flags = SNMPv3Flags(rawValue: flagsOctets.getInteger(at: flagsOctets.readerIndex, as: UInt8.self)!)
         let securityModel = try global.readInt32(field: .securityModel, minimum: 1)
