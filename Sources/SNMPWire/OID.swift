@@ -23,7 +23,7 @@ public struct OID: Sendable {
     /// The BER content octets.
     public private(set) var encoded: ByteBuffer
 
-    /// Wraps content octets that ``validate(encoded:start:)`` accepted.
+    /// Wraps content octets that ``validate(_:)`` accepted.
     init(validatedEncoding: ByteBuffer) {
         self.encoded = validatedEncoding
     }
@@ -140,33 +140,30 @@ public struct OID: Sendable {
     }
 
     /// Checks content octets: minimal sub-identifiers, each ≤ 2^32-1, complete, at most 128 arcs.
-    static func validate(encoded: ByteBuffer, start: Int) throws(SNMPWireError) {
-        let result: SNMPWireError.Reason? = encoded.withUnsafeReadableBytes { bytes in
-            var arcs = 0
-            var index = 0
-            let count = bytes.count
-            while index < count {
-                // One sub-identifier: at most 5 octets, no leading 0x80, value ≤ 2^32-1.
-                let first = bytes[index]
-                if first == 0x80 { return .malformedOID }
-                var value: UInt64 = 0
-                var length = 0
-                while true {
-                    guard index < count else { return .malformedOID }
-                    let byte = bytes[index]
-                    index += 1
-                    length += 1
-                    value = value << 7 | UInt64(byte & 0x7F)
-                    if byte & 0x80 == 0 { break }
-                    if length == 5 { return .oidArcTooLarge }
-                }
-                if value > UInt64(UInt32.max) { return .oidArcTooLarge }
-                arcs += arcs == 0 ? 2 : 1
-                if arcs > SNMPWireLimits.maximumOIDArcs { return .tooManyOIDArcs }
+    /// Returns why they are not an OID, or nil.
+    static func validate(_ bytes: UnsafeRawBufferPointer) -> SNMPWireError.Reason? {
+        var arcs = 0
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            // One sub-identifier: no leading 0x80, at most 5 octets, value ≤ 2^32-1.
+            if bytes[index] == 0x80 { return .malformedOID }
+            var value: UInt64 = 0
+            var length = 0
+            while true {
+                guard index < count else { return .malformedOID }
+                let byte = bytes[index]
+                index += 1
+                length += 1
+                value = value << 7 | UInt64(byte & 0x7F)
+                if byte & 0x80 == 0 { break }
+                if length == 5 { return .oidArcTooLarge }
             }
-            return nil
+            if value > UInt64(UInt32.max) { return .oidArcTooLarge }
+            arcs += arcs == 0 ? 2 : 1
+            if arcs > SNMPWireLimits.maximumOIDArcs { return .tooManyOIDArcs }
         }
-        if let result { throw SNMPWireError(result, at: start) }
+        return nil
     }
 }
 

@@ -196,25 +196,25 @@ extension BERReader {
         guard allowed else {
             throw SNMPWireError(.pduNotAllowedInVersion(pduTag: header.tag, version: version), at: header.start)
         }
-        var inner = try self.enter(length: header.length, start: header.start)
+        let outer = try self.enterContent(length: header.length, start: header.start)
         if type == .trapV1 {
-            let enterprise = try inner.readOID()
-            let agentAddress = try inner.readIPAddress()
-            let generic = try inner.readInt32()
-            let specific = try inner.readInt32()
-            let timeStamp = try inner.readUInt32(tag: BERTag.timeTicks)
-            let varbinds = try inner.readVarBindList()
-            try inner.expectEnd()
+            let enterprise = try self.readOID()
+            let agentAddress = try self.readIPAddress()
+            let generic = try self.readInt32()
+            let specific = try self.readInt32()
+            let timeStamp = try self.readUInt32(tag: BERTag.timeTicks)
+            let varbinds = try self.readVarBindList()
+            try self.leave(outer)
             return .trapV1(
                 TrapV1PDU(
                     enterprise: enterprise, agentAddress: agentAddress, genericTrap: generic,
                     specificTrap: specific, timeStamp: timeStamp, varbinds: varbinds))
         }
-        let requestID = try inner.readInt32()
-        let errorStatus = try inner.readInt32()
-        let errorIndex = try inner.readInt32()
-        let varbinds = try inner.readVarBindList()
-        try inner.expectEnd()
+        let requestID = try self.readInt32()
+        let errorStatus = try self.readInt32()
+        let errorIndex = try self.readInt32()
+        let varbinds = try self.readVarBindList()
+        try self.leave(outer)
         var pdu = PDU(type: type, requestID: requestID, varbinds: varbinds)
         pdu.errorStatusField = errorStatus
         pdu.errorIndexField = errorIndex

@@ -57,8 +57,9 @@ public enum SNMPMessage: Hashable, Sendable {
 
     /// Decodes one whole datagram: every readable byte of `buffer` must belong to the message.
     public init(decoding buffer: ByteBuffer) throws(SNMPWireError) {
-        var reader = BERReader(message: buffer)
-        self = try reader.readMessage()
+        self = try BERReader.decode(buffer) { (reader: inout BERReader) throws(SNMPWireError) in
+            try reader.readMessage()
+        }
     }
 }
 
@@ -67,23 +68,28 @@ public enum SNMPMessage: Hashable, Sendable {
 extension BERReader {
     /// Reads a whole message and requires the input to end with it.
     mutating func readMessage() throws(SNMPWireError) -> SNMPMessage {
-        var message = try self.readConstructed(tag: BERTag.sequence)
-        try self.expectEnd()
-        let versionStart = message.offset
-        let version = try message.readInt32()
+        let outer = try self.enter(tag: BERTag.sequence)
+        // Nothing may follow the message in the datagram.
+        if outer != self.end {
+            throw SNMPWireError(.trailingBytes(count: outer - self.end), at: self.end)
+        }
+        let versionStart = self.position
+        let version = try self.readInt32()
+        let message: SNMPMessage
         switch version {
         case SNMPVersion.v1.rawValue, SNMPVersion.v2c.rawValue:
-            let community = try message.readOctetString(
+            let community = try self.readOctetString(
                 maximumLength: SNMPWireLimits.maximumCommunityLength, field: .community)
-            let pdu = try message.readPDU(version: version)
-            try message.expectEnd()
-            return .community(
+            let pdu = try self.readPDU(version: version)
+            message = .community(
                 CommunityMessage(version: SNMPVersion(rawValue: version)!, community: community, pdu: pdu))
         case SNMPVersion.v3.rawValue:
-            return .v3(try message.readV3MessageBody())
+            message = .v3(try self.readV3MessageBody())
         default:
             throw SNMPWireError(.unsupportedVersion(version), at: versionStart)
         }
+        try self.leave(outer)
+        return message
     }
 }
 

@@ -184,7 +184,7 @@ extension BERReader {
         case BERTag.integer:
             return .integer(try self.readInt32())
         case BERTag.octetString:
-            return .octetString(try self.readElement(tag: tag).content)
+            return .octetString(try self.readOctetString(tag: tag))
         case BERTag.null:
             try self.readNull()
             return .null
@@ -199,7 +199,7 @@ extension BERReader {
         case BERTag.timeTicks:
             return .timeTicks(try self.readUInt32(tag: tag))
         case BERTag.opaque:
-            return .opaque(try self.readElement(tag: tag).content)
+            return .opaque(try self.readOctetString(tag: tag))
         case BERTag.counter64:
             return .counter64(try self.readUInt64(tag: tag))
         case BERTag.noSuchObject:
@@ -212,41 +212,84 @@ extension BERReader {
             try self.readNull(tag: tag)
             return .endOfMibView
         default:
-            throw SNMPWireError(.unknownTag(tag), at: self.offset)
+            throw SNMPWireError(.unknownTag(tag), at: self.position)
         }
     }
 
     /// IpAddress: exactly 4 octets.
     mutating func readIPAddress() throws(SNMPWireError) -> IPv4Address {
-        let (content, start) = try self.readElement(tag: BERTag.ipAddress)
-        guard content.readableBytes == 4 else {
-            throw SNMPWireError(.invalidLength(tag: BERTag.ipAddress, length: content.readableBytes), at: start)
+        let (content, length, start) = try self.readElement(tag: BERTag.ipAddress)
+        guard length == 4 else {
+            throw SNMPWireError(.invalidLength(tag: BERTag.ipAddress, length: length), at: start)
         }
-        return IPv4Address(rawValue: content.getInteger(at: content.readerIndex, as: UInt32.self)!)
+        let value = UInt32(self.bytes[content]) << 24 | UInt32(self.bytes[content + 1]) << 16
+            | UInt32(self.bytes[content + 2]) << 8 | UInt32(self.bytes[content + 3])
+        return IPv4Address(rawValue: value)
     }
 
     /// One `VarBind ::= SEQUENCE { name ObjectName, value CHOICE }`.
     mutating func readVarBind() throws(SNMPWireError) -> VarBind {
-        var inner = try self.readConstructed(tag: BERTag.sequence)
-        let oid = try inner.readOID()
-        let value = try inner.readValue()
-        try inner.expectEnd()
+        let outer = try self.enter(tag: BERTag.sequence)
+        let oid = try self.readOID()
+        let value = try self.readValue()
+        try self.leave(outer)
         return VarBind(oid: oid, value: value)
     }
 
     /// `VarBindList ::= SEQUENCE (SIZE (0..max-bindings)) OF VarBind`, with one allocation: the
     /// elements are counted first so the array is created at its final size.
     mutating func readVarBindList() throws(SNMPWireError) -> [VarBind] {
-        var list = try self.readConstructed(tag: BERTag.sequence)
-        var counter = list
+        let outer = try self.enter(tag: BERTag.sequence)
+        let first = self.position
         var count = 0
-        while !counter.isAtEnd, (try? counter.skipElement()) != nil { count += 1 }
+        while !self.isAtEnd, (try? self.skipElement()) != nil { count += 1 }
+        self.position = first
         var varbinds: [VarBind] = []
         varbinds.reserveCapacity(count)
-        while !list.isAtEnd {
-            varbinds.append(try list.readVarBind())
+        while !self.isAtEnd {
+            varbinds.append(try self.readVarBind())
         }
+        try self.leave(outer)
         return varbinds
+    }
+}
+
+extension SNMPValue {
+    /// Content octets of this value's encoding.
+    var encodedContentLength: Int {
+        switch self {
+        case .integer(let v): return BERSize.ofSigned(Int64(v))
+        case .octetString(let bytes), .opaque(let bytes): return bytes.readableBytes
+        case .null, .noSuchObject, .noSuchInstance, .endOfMibView: return 0
+        case .objectIdentifier(let oid): return oid.encoded.readableBytes
+        case .ipAddress: return 4
+        case .counter32(let v), .gauge32(let v), .timeTicks(let v): return BERSize.ofUnsigned(UInt64(v))
+        case .counter64(let v): return BERSize.ofUnsigned(v)
+        }
+    }
+}
+
+extension RawBERWriter {
+    /// Writes one varbind value; the caller reserved room for it.
+    mutating func value(_ value: SNMPValue) {
+        switch value {
+        case .integer(let v): self.signed(Int64(v), tag: BERTag.integer)
+        case .octetString(let bytes): self.octetString(bytes, tag: BERTag.octetString)
+        case .null: self.header(tag: BERTag.null, length: 0)
+        case .objectIdentifier(let oid): self.octetString(oid.encoded, tag: BERTag.objectIdentifier)
+        case .ipAddress(let address):
+            self.header(tag: BERTag.ipAddress, length: 4)
+            self.base.storeBytes(of: address.rawValue.bigEndian, toByteOffset: self.count, as: UInt32.self)
+            self.count += 4
+        case .counter32(let v): self.unsigned(UInt64(v), tag: BERTag.counter32)
+        case .gauge32(let v): self.unsigned(UInt64(v), tag: BERTag.gauge32)
+        case .timeTicks(let v): self.unsigned(UInt64(v), tag: BERTag.timeTicks)
+        case .opaque(let bytes): self.octetString(bytes, tag: BERTag.opaque)
+        case .counter64(let v): self.unsigned(v, tag: BERTag.counter64)
+        case .noSuchObject: self.header(tag: BERTag.noSuchObject, length: 0)
+        case .noSuchInstance: self.header(tag: BERTag.noSuchInstance, length: 0)
+        case .endOfMibView: self.header(tag: BERTag.endOfMibView, length: 0)
+        }
     }
 }
 
@@ -254,52 +297,55 @@ extension ByteBuffer {
     /// Writes one varbind value.
     @discardableResult
     mutating func writeSNMPValue(_ value: SNMPValue) -> Int {
-        switch value {
-        case .integer(let v):
-            return self.writeBERInteger(Int64(v))
-        case .octetString(let bytes):
-            return self.writeBEROctetString(bytes)
-        case .null:
-            return self.writeBERHeader(tag: BERTag.null, length: 0)
-        case .objectIdentifier(let oid):
-            return self.writeBEROctetString(oid.encoded, tag: BERTag.objectIdentifier)
-        case .ipAddress(let address):
-            return self.writeBERHeader(tag: BERTag.ipAddress, length: 4) + self.writeInteger(address.rawValue)
-        case .counter32(let v):
-            return self.writeBERUnsigned(UInt64(v), tag: BERTag.counter32)
-        case .gauge32(let v):
-            return self.writeBERUnsigned(UInt64(v), tag: BERTag.gauge32)
-        case .timeTicks(let v):
-            return self.writeBERUnsigned(UInt64(v), tag: BERTag.timeTicks)
-        case .opaque(let bytes):
-            return self.writeBEROctetString(bytes, tag: BERTag.opaque)
-        case .counter64(let v):
-            return self.writeBERUnsigned(v, tag: BERTag.counter64)
-        case .noSuchObject:
-            return self.writeBERHeader(tag: BERTag.noSuchObject, length: 0)
-        case .noSuchInstance:
-            return self.writeBERHeader(tag: BERTag.noSuchInstance, length: 0)
-        case .endOfMibView:
-            return self.writeBERHeader(tag: BERTag.endOfMibView, length: 0)
+        let length = BERSize.ofElement(content: value.encodedContentLength)
+        return self.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
+            var writer = RawBERWriter(raw)
+            writer.value(value)
+            return writer.count
         }
     }
 
     /// Writes one `VarBind` SEQUENCE.
     @discardableResult
     mutating func writeVarBind(_ varbind: VarBind) -> Int {
-        self.writeBERConstructed(tag: BERTag.sequence, strategy: .short) { buffer in
-            buffer.writeBEROctetString(varbind.oid.encoded, tag: BERTag.objectIdentifier)
-            buffer.writeSNMPValue(varbind.value)
+        self.writeWithUnsafeMutableBytes(minimumWritableBytes: varbind.encodedLength) { raw in
+            var writer = RawBERWriter(raw)
+            writer.varbind(varbind)
+            return writer.count
         }
     }
 
-    /// Writes a `VarBindList` SEQUENCE.
+    /// Writes a `VarBindList` SEQUENCE with exact lengths in one raw write: the list is the hot part
+    /// of every message, and sizing it first costs less than writing it through `ByteBuffer` calls.
     @discardableResult
     mutating func writeVarBindList(_ varbinds: [VarBind]) -> Int {
-        self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
-            for varbind in varbinds {
-                buffer.writeVarBind(varbind)
-            }
+        var content = 0
+        for varbind in varbinds { content += varbind.encodedLength }
+        return self.writeWithUnsafeMutableBytes(minimumWritableBytes: BERSize.ofElement(content: content)) { raw in
+            var writer = RawBERWriter(raw)
+            writer.header(tag: BERTag.sequence, length: content)
+            for varbind in varbinds { writer.varbind(varbind) }
+            return writer.count
         }
+    }
+}
+
+extension VarBind {
+    /// The content length of this varbind's SEQUENCE.
+    var encodedContentLength: Int {
+        BERSize.ofElement(content: self.oid.encoded.readableBytes)
+            + BERSize.ofElement(content: self.value.encodedContentLength)
+    }
+
+    /// The whole encoded SEQUENCE's length.
+    var encodedLength: Int { BERSize.ofElement(content: self.encodedContentLength) }
+}
+
+extension RawBERWriter {
+    /// Writes one varbind SEQUENCE; the caller reserved room for it.
+    mutating func varbind(_ varbind: VarBind) {
+        self.header(tag: BERTag.sequence, length: varbind.encodedContentLength)
+        self.octetString(varbind.oid.encoded, tag: BERTag.objectIdentifier)
+        self.value(varbind.value)
     }
 }

@@ -80,9 +80,11 @@ public struct ScopedPDU: Hashable, Sendable {
     /// - Parameter allowingTrailingBytes: true after decryption with a block cipher (DES, 3DES): the
     ///   plaintext is padded to the block size (RFC 3414 §8.1.1.2) and the padding is ignored.
     public init(decoding buffer: ByteBuffer, allowingTrailingBytes: Bool) throws(SNMPWireError) {
-        var reader = BERReader(message: buffer)
-        self = try reader.readScopedPDU()
-        if !allowingTrailingBytes { try reader.expectEnd() }
+        self = try BERReader.decode(buffer) { (reader: inout BERReader) throws(SNMPWireError) in
+            let scoped = try reader.readScopedPDU()
+            if !allowingTrailingBytes { try reader.expectEnd() }
+            return scoped
+        }
     }
 }
 
@@ -183,59 +185,56 @@ extension SNMPv3Message: Hashable {
 // MARK: - BER
 
 extension BERReader {
-    /// Reads a non-negative INTEGER field, or throws ``SNMPWireError/Reason/fieldOutOfRange(_:)``.
+    /// Reads an INTEGER field of at least `minimum`, or throws ``SNMPWireError/Reason/fieldOutOfRange(_:)``.
     mutating func readInt32(field: SNMPWireError.Field, minimum: Int32) throws(SNMPWireError) -> Int32 {
-        let start = self.offset
+        let start = self.position
         let value = try self.readInt32()
         guard value >= minimum else { throw SNMPWireError(.fieldOutOfRange(field), at: start) }
         return value
     }
 
-    /// Reads everything after msgVersion; `self` is the message SEQUENCE's content.
+    /// Reads everything after msgVersion, up to the end of the message SEQUENCE.
     mutating func readV3MessageBody() throws(SNMPWireError) -> SNMPv3Message {
-        let messageEnd = self.origin + self.buffer.writerIndex
-        var global = try self.readConstructed(tag: BERTag.sequence)
-        let messageID = try global.readInt32(field: .messageID, minimum: 0)
-        let maxSize = try global.readInt32(field: .messageMaxSize, minimum: SNMPWireLimits.minimumMessageMaxSize)
-        let flagsStart = global.offset
-        let flagsOctets = try global.readOctetString(maximumLength: .max, field: .messageFlags)
-        guard flagsOctets.readableBytes == 1 else { throw SNMPWireError(.fieldOutOfRange(.messageFlags), at: flagsStart) }
-        let flags = SNMPv3Flags(rawValue: flagsOctets.getInteger(at: flagsOctets.readerIndex, as: UInt8.self)!)
-        let securityModel = try global.readInt32(field: .securityModel, minimum: 1)
-        try global.expectEnd()
+        let messageEnd = self.end
+        let globalEnd = try self.enter(tag: BERTag.sequence)
+        let messageID = try self.readInt32(field: .messageID, minimum: 0)
+        let maxSize = try self.readInt32(field: .messageMaxSize, minimum: SNMPWireLimits.minimumMessageMaxSize)
+        let flagsStart = self.position
+        let (flagsContent, flagsLength, _) = try self.readElement(tag: BERTag.octetString)
+        guard flagsLength == 1 else { throw SNMPWireError(.fieldOutOfRange(.messageFlags), at: flagsStart) }
+        let flags = SNMPv3Flags(rawValue: self.bytes[flagsContent])
+        let securityModel = try self.readInt32(field: .securityModel, minimum: 1)
+        try self.leave(globalEnd)
 
         let parameters: SNMPv3SecurityParameters
         var authRange: Range<Int>? = nil
         if securityModel == SNMPv3Message.userBasedSecurityModel {
-            let header = try self.readHeader()
-            guard header.tag == BERTag.octetString else {
-                throw SNMPWireError(.unexpectedTag(expected: BERTag.octetString, found: header.tag), at: header.start)
-            }
-            var octets = try self.enter(length: header.length, start: header.start)
-            var usm = try octets.readConstructed(tag: BERTag.sequence)
-            try octets.expectEnd()
-            let (usmParameters, range) = try usm.readUSMSecurityParameters()
-            parameters = .usm(usmParameters)
+            // msgSecurityParameters is an OCTET STRING whose content is the USM SEQUENCE.
+            let octetsEnd = try self.enter(tag: BERTag.octetString)
+            let usmEnd = try self.enter(tag: BERTag.sequence)
+            let (usm, range) = try self.readUSMSecurityParameters()
+            try self.leave(usmEnd)
+            try self.leave(octetsEnd)
+            parameters = .usm(usm)
             authRange = range
         } else {
-            parameters = .other(try self.readElement(tag: BERTag.octetString).content)
+            parameters = .other(try self.readOctetString(tag: BERTag.octetString))
         }
 
-        let dataStart = self.offset
+        let dataStart = self.position
         let data: ScopedPDUData
         let dataRange: Range<Int>
         switch try self.peekTag() {
         case BERTag.sequence:
             data = .plaintext(try self.readScopedPDU())
-            dataRange = dataStart..<self.offset
+            dataRange = dataStart..<self.position
         case BERTag.octetString:
-            let content = try self.readElement(tag: BERTag.octetString).content
-            data = .encrypted(content)
-            dataRange = (self.offset - content.readableBytes)..<self.offset
-        default:
-            throw SNMPWireError(.unknownTag(try self.peekTag()), at: dataStart)
+            let (content, length, _) = try self.readElement(tag: BERTag.octetString)
+            data = .encrypted(self.slice(content, length))
+            dataRange = content..<(content + length)
+        case let tag:
+            throw SNMPWireError(.unknownTag(tag), at: dataStart)
         }
-        try self.expectEnd()
 
         var message = SNMPv3Message(
             messageID: messageID, maxSize: maxSize, flags: flags, securityModel: securityModel,
@@ -245,8 +244,8 @@ extension BERReader {
         return message
     }
 
-    /// Reads the six USM fields; `self` is the USM SEQUENCE's content. Also returns where the
-    /// authentication parameters' content lies.
+    /// Reads the six USM fields (RFC 3414 §2.4). Also returns where the authentication parameters'
+    /// content lies.
     mutating func readUSMSecurityParameters() throws(SNMPWireError) -> (USMSecurityParameters, Range<Int>) {
         let engineID = try self.readOctetString(
             maximumLength: SNMPWireLimits.maximumEngineIDLength, field: .authoritativeEngineID)
@@ -255,10 +254,9 @@ extension BERReader {
         let userName = try self.readOctetString(maximumLength: SNMPWireLimits.maximumUserNameLength, field: .userName)
         let authentication = try self.readOctetString(
             maximumLength: SNMPWireLimits.maximumAuthenticationParametersLength, field: .authenticationParameters)
-        let authEnd = self.offset
+        let authEnd = self.position
         let privacy = try self.readOctetString(
             maximumLength: SNMPWireLimits.maximumPrivacyParametersLength, field: .privacyParameters)
-        try self.expectEnd()
         let parameters = USMSecurityParameters(
             authoritativeEngineID: engineID, authoritativeEngineBoots: boots, authoritativeEngineTime: time,
             userName: userName, authenticationParameters: authentication, privacyParameters: privacy)
@@ -267,15 +265,15 @@ extension BERReader {
 
     /// Reads a ScopedPDU element.
     mutating func readScopedPDU() throws(SNMPWireError) -> ScopedPDU {
-        var scoped = try self.readConstructed(tag: BERTag.sequence)
-        let contextEngineID = try scoped.readOctetString(
+        let outer = try self.enter(tag: BERTag.sequence)
+        let contextEngineID = try self.readOctetString(
             maximumLength: SNMPWireLimits.maximumEngineIDLength, field: .contextEngineID)
-        let contextName = try scoped.readOctetString(
+        let contextName = try self.readOctetString(
             maximumLength: SNMPWireLimits.maximumContextNameLength, field: .contextName)
-        guard case .pdu(let pdu) = try scoped.readPDU(version: SNMPVersion.v3.rawValue) else {
+        guard case .pdu(let pdu) = try self.readPDU(version: SNMPVersion.v3.rawValue) else {
             preconditionFailure("readPDU(version: 3) never returns a v1 Trap")
         }
-        try scoped.expectEnd()
+        try self.leave(outer)
         return ScopedPDU(contextEngineID: contextEngineID, contextName: contextName, pdu: pdu)
     }
 }
@@ -335,12 +333,11 @@ extension ByteBuffer {
         }
         // Nested length fix-ups may have moved content, so find the parts in the final bytes.
         let encoded = self.getSlice(at: start, length: written)!
-        var reader = BERReader(message: encoded)
         do {
-            guard case .v3(let decoded) = try reader.readMessageLayoutOnly() else {
-                preconditionFailure("wrote a v3 message")
+            let layout = try BERReader.decode(encoded) { (reader: inout BERReader) throws(SNMPWireError) in
+                try reader.readV3Layout()
             }
-            return (written, decoded)
+            return (written, layout)
         } catch {
             preconditionFailure("snmpwarden wrote a v3 message it cannot read back: \(error)")
         }
@@ -348,39 +345,34 @@ extension ByteBuffer {
 }
 
 extension BERReader {
-    enum LayoutOnly {
-        case v3(SNMPv3WireLayout)
-    }
-
     /// Finds the USM parts of an encoded v3 message without decoding its PDU.
-    mutating func readMessageLayoutOnly() throws(SNMPWireError) -> LayoutOnly {
-        var message = try self.readConstructed(tag: BERTag.sequence)
-        let messageEnd = message.origin + message.buffer.writerIndex
-        try message.skipElement()  // msgVersion
-        var global = try message.readConstructed(tag: BERTag.sequence)
-        try global.skipElement()  // msgID
-        try global.skipElement()  // msgMaxSize
-        try global.skipElement()  // msgFlags
-        let model = try global.readInt32()
+    mutating func readV3Layout() throws(SNMPWireError) -> SNMPv3WireLayout {
+        _ = try self.enter(tag: BERTag.sequence)
+        let messageEnd = self.end
+        try self.skipElement()  // msgVersion
+        let globalEnd = try self.enter(tag: BERTag.sequence)
+        try self.skipElement()  // msgID
+        try self.skipElement()  // msgMaxSize
+        try self.skipElement()  // msgFlags
+        let model = try self.readInt32()
+        try self.leave(globalEnd)
         var authRange: Range<Int>? = nil
         if model == SNMPv3Message.userBasedSecurityModel {
-            let header = try message.readHeader()
-            var octets = try message.enter(length: header.length, start: header.start)
-            var usm = try octets.readConstructed(tag: BERTag.sequence)
-            for _ in 0..<4 { try usm.skipElement() }
-            let content = try usm.readElement(tag: BERTag.octetString).content
-            authRange = (usm.offset - content.readableBytes)..<usm.offset
+            let octetsEnd = try self.enter(tag: BERTag.octetString)
+            let usmEnd = try self.enter(tag: BERTag.sequence)
+            for _ in 0..<4 { try self.skipElement() }
+            let (content, length, _) = try self.readElement(tag: BERTag.octetString)
+            authRange = content..<(content + length)
+            try self.skipElement()
+            try self.leave(usmEnd)
+            try self.leave(octetsEnd)
         } else {
-            try message.skipElement()
+            try self.skipElement()
         }
-        let dataStart = message.offset
-        let header = try message.readHeader()
-        let dataRange: Range<Int>
-        if header.tag == BERTag.octetString {
-            dataRange = message.offset..<(message.offset + header.length)
-        } else {
-            dataRange = dataStart..<(message.offset + header.length)
-        }
-        return .v3(SNMPv3WireLayout(message: 0..<messageEnd, authenticationParameters: authRange, messageData: dataRange))
+        let dataStart = self.position
+        let header = try self.readHeader()
+        let dataRange = header.tag == BERTag.octetString
+            ? self.position..<(self.position + header.length) : dataStart..<(self.position + header.length)
+        return SNMPv3WireLayout(message: 0..<messageEnd, authenticationParameters: authRange, messageData: dataRange)
     }
 }

@@ -22,9 +22,10 @@ struct BERPrimitiveTests {
         var out = ByteBuffer()
         out.writeBERInteger(Int64(value))
         #expect(hex(out) == expected)
-        var reader = BERReader(message: out)
-        #expect(try reader.readInt32() == value)
-        #expect(reader.isAtEnd)
+        try withReader(out) { (reader: inout BERReader) throws in
+            #expect(try reader.readInt32() == value)
+            #expect(reader.isAtEnd)
+        }
     }
 
     static let unsigned: [(UInt64, UInt8, String)] = [
@@ -38,11 +39,12 @@ struct BERPrimitiveTests {
         var out = ByteBuffer()
         out.writeBERUnsigned(value, tag: tag)
         #expect(hex(out) == expected)
-        var reader = BERReader(message: out)
-        if tag == BERTag.counter64 {
-            #expect(try reader.readUInt64(tag: tag) == value)
-        } else {
-            #expect(try reader.readUInt32(tag: tag) == UInt32(value))
+        try withReader(out) { (reader: inout BERReader) throws in
+            if tag == BERTag.counter64 {
+                #expect(try reader.readUInt64(tag: tag) == value)
+            } else {
+                #expect(try reader.readUInt32(tag: tag) == UInt32(value))
+            }
         }
     }
 
@@ -79,29 +81,28 @@ struct BERPrimitiveTests {
 
     @Test("non-minimal long-form lengths are accepted", arguments: ["04810568656c6c6f", "0482000568656c6c6f", "048400000005" + "68656c6c6f"])
     func longFormLength(element: String) throws {
-        var reader = BERReader(message: buffer(hex: element))
-        let content = try reader.readOctetString(maximumLength: 255, field: .community)
+        let content = try withReader(buffer(hex: element)) { try $0.readOctetString(maximumLength: 255, field: .community) }
         #expect(String(buffer: content) == "hello")
     }
 
     @Test("a 4-octet Counter32/Gauge32/TimeTicks with the top bit set is read as unsigned", arguments: [UInt8(0x41), 0x42, 0x43])
     func sloppyUnsigned(tag: UInt8) throws {
-        var reader = BERReader(message: ByteBuffer(bytes: [tag, 4, 0xFF, 0xFF, 0xFF, 0xFE]))
-        #expect(try reader.readUInt32(tag: tag) == 0xFFFF_FFFE)
+        #expect(try withReader(ByteBuffer(bytes: [tag, 4, 0xFF, 0xFF, 0xFF, 0xFE])) { try $0.readUInt32(tag: tag) } == 0xFFFF_FFFE)
     }
 
     @Test func sloppyCounter64() throws {
-        var reader = BERReader(message: buffer(hex: "4608ffffffffffffffff"))
-        #expect(try reader.readUInt64(tag: 0x46) == .max)
+        #expect(try withReader(buffer(hex: "4608ffffffffffffffff")) { try $0.readUInt64(tag: 0x46) } == .max)
     }
 
     @Test("redundant leading octets are tolerated when the value still fits")
     func paddedIntegers() throws {
-        var reader = BERReader(message: buffer(hex: "020400000005" + "0204ffffff80" + "41050000000005" + "4603000001"))
-        #expect(try reader.readInt32() == 5)
-        #expect(try reader.readInt32() == -128)
-        #expect(try reader.readUInt32(tag: 0x41) == 5)
-        #expect(try reader.readUInt64(tag: 0x46) == 1)
+        try withReader(buffer(hex: "020400000005" + "0204ffffff80" + "41050000000005" + "4603000001")) { (reader: inout BERReader) throws in
+            #expect(try reader.readInt32() == 5)
+            #expect(try reader.readInt32() == -128)
+            #expect(try reader.readUInt32(tag: 0x41) == 5)
+            #expect(try reader.readUInt64(tag: 0x46) == 1)
+            #expect(reader.isAtEnd)
+        }
     }
 
     // MARK: - Rejected input
@@ -125,14 +126,15 @@ struct BERPrimitiveTests {
 
     @Test("malformed primitives are refused with the reason and offset", arguments: rejectedElements)
     func rejected(label: String, element: String, reason: SNMPWireError.Reason) {
-        var reader = BERReader(message: buffer(hex: element))
         let tag = decodeHex(element)[0]
         #expect(throws: SNMPWireError(reason, at: 0), "\(label)") {
-            switch tag {
-            case 0x02: _ = try reader.readInt32()
-            case 0x46: _ = try reader.readUInt64(tag: tag)
-            case 0x41: _ = try reader.readUInt32(tag: tag)
-            default: _ = try reader.readOctetString(tag: tag, maximumLength: .max, field: .community)
+            try withReader(buffer(hex: element)) { (reader: inout BERReader) throws in
+                switch tag {
+                case 0x02: _ = try reader.readInt32()
+                case 0x46: _ = try reader.readUInt64(tag: tag)
+                case 0x41: _ = try reader.readUInt32(tag: tag)
+                default: _ = try reader.readOctetString(tag: tag, maximumLength: .max, field: .community)
+                }
             }
         }
     }
@@ -153,8 +155,7 @@ struct BERPrimitiveTests {
 
     @Test("only the RFC 3416 value types are accepted", arguments: rejectedValues)
     func rejectedValue(label: String, element: String, reason: SNMPWireError.Reason) {
-        var reader = BERReader(message: buffer(hex: element))
-        #expect(throws: SNMPWireError(reason, at: 0), "\(label)") { try reader.readValue() }
+        #expect(throws: SNMPWireError(reason, at: 0), "\(label)") { try withReader(buffer(hex: element)) { try $0.readValue() } }
     }
 
     @Test("every accepted value type round-trips")
@@ -168,9 +169,10 @@ struct BERPrimitiveTests {
             var out = ByteBuffer()
             out.writeSNMPValue(value)
             #expect(out.getInteger(at: 0, as: UInt8.self) == value.tag)
-            var reader = BERReader(message: out)
-            #expect(try reader.readValue() == value)
-            #expect(reader.isAtEnd)
+            try withReader(out) { (reader: inout BERReader) throws in
+                #expect(try reader.readValue() == value)
+                #expect(reader.isAtEnd)
+            }
         }
         #expect(values.filter(\.isException).count == 3)
     }
@@ -185,17 +187,19 @@ struct BERPrimitiveTests {
             outer.writeImmutableBuffer(nested)
             nested = outer
         }
-        var reader = BERReader(message: nested)
         var depth = 0
         let error: SNMPWireError? = {
             do {
-                while true {
-                    reader = try reader.readConstructed(tag: 0x30)
-                    depth += 1
+                try withReader(nested) { (reader: inout BERReader) throws in
+                    while true {
+                        _ = try reader.enter(tag: 0x30)
+                        depth += 1
+                    }
                 }
             } catch {
                 return error as? SNMPWireError
             }
+            return nil
         }()
         #expect(depth == SNMPWireLimits.maximumNestingDepth)
         #expect(error?.reason == .nestingTooDeep)

@@ -132,8 +132,7 @@ struct OIDTests {
     @Test("compacted copies drop the datagram but keep the value")
     func compacted() throws {
         let datagram = buffer(hex: "0608" + "2b06010201010100")
-        var reader = BERReader(message: datagram)
-        let oid = try reader.readOID()
+        let oid = try withReader(datagram) { try $0.readOID() }
         let copy = oid.compacted()
         #expect(copy == oid)
         #expect(copy.encoded.capacity < datagram.capacity || copy.encoded.capacity <= 16)
@@ -154,8 +153,7 @@ struct OIDTests {
             let content = decodeHex(content)
             var element = ByteBuffer(bytes: [0x06, UInt8(content.count)])
             element.writeBytes(content)
-            var reader = BERReader(message: element)
-            #expect(throws: SNMPWireError(reason, at: 0)) { try reader.readOID() }
+            #expect(throws: SNMPWireError(reason, at: 0)) { try withReader(element) { try $0.readOID() } }
         }
     }
 
@@ -165,19 +163,16 @@ struct OIDTests {
         var ok = ByteBuffer(bytes: [0x06])
         ok.writeBERLength(content.count)
         ok.writeBytes(content)
-        var reader = BERReader(message: ok)
-        #expect((try? reader.readOID())?.count == 128)
+        #expect((try? withReader(ok) { try $0.readOID() })?.count == 128)
         content.append(1)  // 129 arcs
         var tooMany = ByteBuffer(bytes: [0x06])
         tooMany.writeBERLength(content.count)
         tooMany.writeBytes(content)
-        reader = BERReader(message: tooMany)
-        #expect(throws: SNMPWireError(.tooManyOIDArcs, at: 0)) { try reader.readOID() }
+        #expect(throws: SNMPWireError(.tooManyOIDArcs, at: 0)) { try withReader(tooMany) { try $0.readOID() } }
     }
 
     @Test func emptyOIDIsTolerated() throws {
-        var reader = BERReader(message: buffer(hex: "0600"))
-        let oid = try reader.readOID()
+        let oid = try withReader(buffer(hex: "0600")) { try $0.readOID() }
         #expect(oid.isEmpty && oid.count == 0 && oid.description == "")
     }
 }

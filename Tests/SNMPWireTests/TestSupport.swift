@@ -7,7 +7,7 @@
 
 import Foundation
 import NIOCore
-import SNMPWire
+@testable import SNMPWire
 
 /// Bytes from hex text; whitespace is ignored. Traps on bad hex (test data is ours).
 func decodeHex(_ hex: String) -> [UInt8] {
@@ -119,5 +119,13 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Runs `body` with a reader over `buffer` (the decoder's primitives, for tests of single elements).
+func withReader<T>(_ buffer: ByteBuffer, _ body: (inout BERReader) throws -> T) throws -> T {
+    try buffer.withUnsafeReadableBytes { bytes in
+        var reader = BERReader(message: buffer, bytes: bytes, position: 0, end: bytes.count, depth: 0)
+        return try body(&reader)
     }
 }

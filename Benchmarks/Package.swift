@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+//===----------------------------------------------------------------------===//
+//
+// snmpwarden micro-benchmarks (package-benchmark). A package of its own so that the product's
+// `swift build` does not build the benchmark framework.
+//
+//   cd Benchmarks && swift package --allow-writing-to-package-directory benchmark
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import PackageDescription
+
+let package = Package(
+    name: "snmpwarden-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "snmpwarden", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(
+            url: "https://github.com/ordo-one/package-benchmark.git",
+            from: "1.38.1",
+            traits: ["MallocInterposer"]
+        ),
+    ],
+    targets: [
+        .executableTarget(
+            name: "WireBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "SNMPWire", package: "snmpwarden"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/WireBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
+            name: "WireProfile",
+            dependencies: [
+                .product(name: "SNMPWire", package: "snmpwarden"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/WireProfile"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
