@@ -49,7 +49,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
-            exclude: ["Fixtures"]
+            exclude: ["Fixtures", "Regression"]
+        ),
+        .testTarget(
+            name: "snmpwardenTests",
+            dependencies: [
+                "snmpwarden",
+                "SNMPWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

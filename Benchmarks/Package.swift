@@ -25,9 +25,18 @@ let package = Package(
         ),
     ],
     targets: [
+        .target(
+            name: "WireSamples",
+            dependencies: [
+                .product(name: "SNMPWire", package: "snmpwarden"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/WireSamples"
+        ),
         .executableTarget(
             name: "WireBenchmarks",
             dependencies: [
+                "WireSamples",
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "SNMPWire", package: "snmpwarden"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -38,6 +47,7 @@ let package = Package(
         .executableTarget(
             name: "WireProfile",
             dependencies: [
+                "WireSamples",
                 .product(name: "SNMPWire", package: "snmpwarden"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

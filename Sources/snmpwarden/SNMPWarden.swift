@@ -43,7 +43,7 @@ struct Decode: ParsableCommand {
             let message = try SNMPMessage(decoding: ByteBuffer(bytes: bytes))
             print(MessagePrinter.render(message))
         } catch {
-            throw ValidationError("not an SNMP message: \(error)")
+            throw DecodeFailure(description: "not an SNMP message: \(error)")
         }
     }
 
@@ -69,6 +69,11 @@ struct Decode: ParsableCommand {
         default: return nil
         }
     }
+}
+
+/// The input was hex but not an SNMP message: reported without the usage text, exit status 1.
+struct DecodeFailure: Error, CustomStringConvertible {
+    var description: String
 }
 
 private func readAllStandardInput() -> String {

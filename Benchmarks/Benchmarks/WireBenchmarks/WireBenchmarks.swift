@@ -8,29 +8,7 @@
 import Benchmark
 import NIOCore
 import SNMPWire
-
-/// A Response as a v2c agent sends it for an ifTable poll: `count` varbinds cycling through
-/// ifDescr (OCTET STRING), ifType (INTEGER), ifSpeed (Gauge32), ifInOctets (Counter32),
-/// ifHCInOctets (Counter64) and sysUpTime-like TimeTicks.
-func response(varbinds count: Int) -> SNMPMessage {
-    var varbinds: [VarBind] = []
-    for i in 0..<count {
-        let row = UInt32(i / 6 + 1)
-        let value: SNMPValue
-        let column: [UInt32]
-        switch i % 6 {
-        case 0: (column, value) = ([1, 3, 6, 1, 2, 1, 2, 2, 1, 2], .string("GigabitEthernet0/\(row)"))
-        case 1: (column, value) = ([1, 3, 6, 1, 2, 1, 2, 2, 1, 3], .integer(6))
-        case 2: (column, value) = ([1, 3, 6, 1, 2, 1, 2, 2, 1, 5], .gauge32(1_000_000_000))
-        case 3: (column, value) = ([1, 3, 6, 1, 2, 1, 2, 2, 1, 10], .counter32(3_123_456_789))
-        case 4: (column, value) = ([1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6], .counter64(98_765_432_101_234))
-        default: (column, value) = ([1, 3, 6, 1, 2, 1, 1, 3], .timeTicks(123_456_789))
-        }
-        varbinds.append(VarBind(oid: OID(arcs: column + [row])!, value: value))
-    }
-    let pdu = PDU(type: .response, requestID: 1_234_567_890, varbinds: varbinds)
-    return .community(CommunityMessage(version: .v2c, community: "public", pdu: pdu))
-}
+import WireSamples
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -41,8 +19,9 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 1_000_000
     )
 
+    let allocator = ByteBufferAllocator()
     for count in [1, 10, 40] {
-        let message = response(varbinds: count)
+        let message = WireSamples.response(varbinds: count)
         var encoded = ByteBuffer()
         encoded.writeSNMPMessage(message)
 
@@ -54,8 +33,7 @@ let benchmarks: @Sendable () -> Void = {
 
         Benchmark("Encode Response \(count) varbinds, fresh buffer") { benchmark in
             for _ in benchmark.scaledIterations {
-                var out = ByteBuffer()
-                out.reserveCapacity(1500)
+                var out = allocator.buffer(capacity: 1500)
                 blackHole(out.writeSNMPMessage(message))
             }
         }

@@ -10,29 +10,14 @@
 
 import NIOCore
 import SNMPWire
+import WireSamples
 
 let arguments = CommandLine.arguments
 let mode = arguments.count > 1 ? arguments[1] : "decode"
 let count = arguments.count > 2 ? Int(arguments[2])! : 10
 let iterations = arguments.count > 3 ? Int(arguments[3])! : 100_000
 
-var varbinds: [VarBind] = []
-for i in 0..<count {
-    let row = UInt32(i / 6 + 1)
-    let value: SNMPValue
-    let column: [UInt32]
-    switch i % 6 {
-    case 0: (column, value) = ([1, 3, 6, 1, 2, 1, 2, 2, 1, 2], .string("GigabitEthernet0/\(row)"))
-    case 1: (column, value) = ([1, 3, 6, 1, 2, 1, 2, 2, 1, 3], .integer(6))
-    case 2: (column, value) = ([1, 3, 6, 1, 2, 1, 2, 2, 1, 5], .gauge32(1_000_000_000))
-    case 3: (column, value) = ([1, 3, 6, 1, 2, 1, 2, 2, 1, 10], .counter32(3_123_456_789))
-    case 4: (column, value) = ([1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6], .counter64(98_765_432_101_234))
-    default: (column, value) = ([1, 3, 6, 1, 2, 1, 1, 3], .timeTicks(123_456_789))
-    }
-    varbinds.append(VarBind(oid: OID(arcs: column + [row])!, value: value))
-}
-let message = SNMPMessage.community(
-    CommunityMessage(version: .v2c, community: "public", pdu: PDU(type: .response, requestID: 1_234_567_890, varbinds: varbinds)))
+let message = WireSamples.response(varbinds: count)
 var encoded = ByteBuffer()
 encoded.writeSNMPMessage(message)
 
