@@ -98,8 +98,13 @@ public struct PDU: Hashable, Sendable {
     public var errorIndexField: Int32
     public var varbinds: [VarBind]
 
-    public init(type: PDUType, requestID: Int32, errorStatus: ErrorStatus = .noError, errorIndex: Int32 = 0,
-                varbinds: [VarBind]) {
+    public init(
+        type: PDUType,
+        requestID: Int32,
+        errorStatus: ErrorStatus = .noError,
+        errorIndex: Int32 = 0,
+        varbinds: [VarBind]
+    ) {
         precondition(type != .trapV1, "an SNMPv1 Trap is a TrapV1PDU")
         self.type = type
         self.requestID = requestID
@@ -109,8 +114,12 @@ public struct PDU: Hashable, Sendable {
     }
 
     /// A GetBulk request.
-    public static func getBulk(requestID: Int32, nonRepeaters: Int32, maxRepetitions: Int32,
-                               varbinds: [VarBind]) -> PDU {
+    public static func getBulk(
+        requestID: Int32,
+        nonRepeaters: Int32,
+        maxRepetitions: Int32,
+        varbinds: [VarBind]
+    ) -> PDU {
         var pdu = PDU(type: .getBulk, requestID: requestID, varbinds: varbinds)
         pdu.errorStatusField = nonRepeaters
         pdu.errorIndexField = maxRepetitions
@@ -152,8 +161,14 @@ public struct TrapV1PDU: Hashable, Sendable {
     public var timeStamp: UInt32
     public var varbinds: [VarBind]
 
-    public init(enterprise: OID, agentAddress: IPv4Address, genericTrap: Int32, specificTrap: Int32,
-                timeStamp: UInt32, varbinds: [VarBind]) {
+    public init(
+        enterprise: OID,
+        agentAddress: IPv4Address,
+        genericTrap: Int32,
+        specificTrap: Int32,
+        timeStamp: UInt32,
+        varbinds: [VarBind]
+    ) {
         self.enterprise = enterprise
         self.agentAddress = agentAddress
         self.genericTrap = genericTrap
@@ -207,8 +222,14 @@ extension BERReader {
             try self.leave(outer)
             return .trapV1(
                 TrapV1PDU(
-                    enterprise: enterprise, agentAddress: agentAddress, genericTrap: generic,
-                    specificTrap: specific, timeStamp: timeStamp, varbinds: varbinds))
+                    enterprise: enterprise,
+                    agentAddress: agentAddress,
+                    genericTrap: generic,
+                    specificTrap: specific,
+                    timeStamp: timeStamp,
+                    varbinds: varbinds
+                )
+            )
         }
         let requestID = try self.readInt32()
         let errorStatus = try self.readInt32()

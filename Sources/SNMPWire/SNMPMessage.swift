@@ -79,10 +79,13 @@ extension BERReader {
         switch version {
         case SNMPVersion.v1.rawValue, SNMPVersion.v2c.rawValue:
             let community = try self.readOctetString(
-                maximumLength: SNMPWireLimits.maximumCommunityLength, field: .community)
+                maximumLength: SNMPWireLimits.maximumCommunityLength,
+                field: .community
+            )
             let pdu = try self.readPDU(version: version)
             message = .community(
-                CommunityMessage(version: SNMPVersion(rawValue: version)!, community: community, pdu: pdu))
+                CommunityMessage(version: SNMPVersion(rawValue: version)!, community: community, pdu: pdu)
+            )
         case SNMPVersion.v3.rawValue:
             message = .v3(try self.readV3MessageBody())
         default:

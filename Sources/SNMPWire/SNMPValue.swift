@@ -222,7 +222,8 @@ extension BERReader {
         guard length == 4 else {
             throw SNMPWireError(.invalidLength(tag: BERTag.ipAddress, length: length), at: start)
         }
-        let value = UInt32(self.bytes[content]) << 24 | UInt32(self.bytes[content + 1]) << 16
+        let value =
+            UInt32(self.bytes[content]) << 24 | UInt32(self.bytes[content + 1]) << 16
             | UInt32(self.bytes[content + 2]) << 8 | UInt32(self.bytes[content + 3])
         return IPv4Address(rawValue: value)
     }

@@ -237,10 +237,18 @@ extension BERReader {
         }
 
         var message = SNMPv3Message(
-            messageID: messageID, maxSize: maxSize, flags: flags, securityModel: securityModel,
-            securityParameters: parameters, data: data)
+            messageID: messageID,
+            maxSize: maxSize,
+            flags: flags,
+            securityModel: securityModel,
+            securityParameters: parameters,
+            data: data
+        )
         message.wireLayout = SNMPv3WireLayout(
-            message: 0..<messageEnd, authenticationParameters: authRange, messageData: dataRange)
+            message: 0..<messageEnd,
+            authenticationParameters: authRange,
+            messageData: dataRange
+        )
         return message
     }
 
@@ -248,18 +256,29 @@ extension BERReader {
     /// content lies.
     mutating func readUSMSecurityParameters() throws(SNMPWireError) -> (USMSecurityParameters, Range<Int>) {
         let engineID = try self.readOctetString(
-            maximumLength: SNMPWireLimits.maximumEngineIDLength, field: .authoritativeEngineID)
+            maximumLength: SNMPWireLimits.maximumEngineIDLength,
+            field: .authoritativeEngineID
+        )
         let boots = try self.readInt32(field: .engineBoots, minimum: 0)
         let time = try self.readInt32(field: .engineTime, minimum: 0)
         let userName = try self.readOctetString(maximumLength: SNMPWireLimits.maximumUserNameLength, field: .userName)
         let authentication = try self.readOctetString(
-            maximumLength: SNMPWireLimits.maximumAuthenticationParametersLength, field: .authenticationParameters)
+            maximumLength: SNMPWireLimits.maximumAuthenticationParametersLength,
+            field: .authenticationParameters
+        )
         let authEnd = self.position
         let privacy = try self.readOctetString(
-            maximumLength: SNMPWireLimits.maximumPrivacyParametersLength, field: .privacyParameters)
+            maximumLength: SNMPWireLimits.maximumPrivacyParametersLength,
+            field: .privacyParameters
+        )
         let parameters = USMSecurityParameters(
-            authoritativeEngineID: engineID, authoritativeEngineBoots: boots, authoritativeEngineTime: time,
-            userName: userName, authenticationParameters: authentication, privacyParameters: privacy)
+            authoritativeEngineID: engineID,
+            authoritativeEngineBoots: boots,
+            authoritativeEngineTime: time,
+            userName: userName,
+            authenticationParameters: authentication,
+            privacyParameters: privacy
+        )
         return (parameters, (authEnd - authentication.readableBytes)..<authEnd)
     }
 
@@ -267,9 +286,13 @@ extension BERReader {
     mutating func readScopedPDU() throws(SNMPWireError) -> ScopedPDU {
         let outer = try self.enter(tag: BERTag.sequence)
         let contextEngineID = try self.readOctetString(
-            maximumLength: SNMPWireLimits.maximumEngineIDLength, field: .contextEngineID)
+            maximumLength: SNMPWireLimits.maximumEngineIDLength,
+            field: .contextEngineID
+        )
         let contextName = try self.readOctetString(
-            maximumLength: SNMPWireLimits.maximumContextNameLength, field: .contextName)
+            maximumLength: SNMPWireLimits.maximumContextNameLength,
+            field: .contextName
+        )
         guard case .pdu(let pdu) = try self.readPDU(version: SNMPVersion.v3.rawValue) else {
             preconditionFailure("readPDU(version: 3) never returns a v1 Trap")
         }
@@ -371,7 +394,8 @@ extension BERReader {
         }
         let dataStart = self.position
         let header = try self.readHeader()
-        let dataRange = header.tag == BERTag.octetString
+        let dataRange =
+            header.tag == BERTag.octetString
             ? self.position..<(self.position + header.length) : dataStart..<(self.position + header.length)
         return SNMPv3WireLayout(message: 0..<messageEnd, authenticationParameters: authRange, messageData: dataRange)
     }

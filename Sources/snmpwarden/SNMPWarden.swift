@@ -91,14 +91,22 @@ enum MessagePrinter {
             lines.append("SNMPv\(m.version) community \(SNMPValue.octetString(m.community))")
             lines.append(contentsOf: self.render(m.pdu))
         case .v3(let m):
-            lines.append("SNMPv3 msgID \(m.messageID) msgMaxSize \(m.maxSize) flags 0x\(String(m.flags.rawValue, radix: 16)) securityModel \(m.securityModel)")
+            lines.append(
+                "SNMPv3 msgID \(m.messageID) msgMaxSize \(m.maxSize) flags 0x\(String(m.flags.rawValue, radix: 16)) securityModel \(m.securityModel)"
+            )
             if let usm = m.usm {
-                lines.append("  USM engineID \(SNMPValue.opaque(usm.authoritativeEngineID)) boots \(usm.authoritativeEngineBoots) time \(usm.authoritativeEngineTime) user \(SNMPValue.octetString(usm.userName))")
-                lines.append("  authParams \(usm.authenticationParameters.readableBytes) octets, privParams \(usm.privacyParameters.readableBytes) octets")
+                lines.append(
+                    "  USM engineID \(SNMPValue.opaque(usm.authoritativeEngineID)) boots \(usm.authoritativeEngineBoots) time \(usm.authoritativeEngineTime) user \(SNMPValue.octetString(usm.userName))"
+                )
+                lines.append(
+                    "  authParams \(usm.authenticationParameters.readableBytes) octets, privParams \(usm.privacyParameters.readableBytes) octets"
+                )
             }
             switch m.data {
             case .plaintext(let scoped):
-                lines.append("  contextEngineID \(SNMPValue.opaque(scoped.contextEngineID)) contextName \(SNMPValue.octetString(scoped.contextName))")
+                lines.append(
+                    "  contextEngineID \(SNMPValue.opaque(scoped.contextEngineID)) contextName \(SNMPValue.octetString(scoped.contextName))"
+                )
                 lines.append(contentsOf: self.render(.pdu(scoped.pdu)))
             case .encrypted(let bytes):
                 lines.append("  encryptedPDU \(bytes.readableBytes) octets")
@@ -112,12 +120,18 @@ enum MessagePrinter {
         switch pdu {
         case .pdu(let p):
             if p.type == .getBulk {
-                lines.append("  \(p.type) request-id \(p.requestID) non-repeaters \(p.nonRepeaters) max-repetitions \(p.maxRepetitions)")
+                lines.append(
+                    "  \(p.type) request-id \(p.requestID) non-repeaters \(p.nonRepeaters) max-repetitions \(p.maxRepetitions)"
+                )
             } else {
-                lines.append("  \(p.type) request-id \(p.requestID) error-status \(p.errorStatus) error-index \(p.errorIndex)")
+                lines.append(
+                    "  \(p.type) request-id \(p.requestID) error-status \(p.errorStatus) error-index \(p.errorIndex)"
+                )
             }
         case .trapV1(let t):
-            lines.append("  trapV1 enterprise \(t.enterprise) agent-addr \(t.agentAddress) generic \(t.genericTrap) specific \(t.specificTrap) time-stamp \(t.timeStamp)")
+            lines.append(
+                "  trapV1 enterprise \(t.enterprise) agent-addr \(t.agentAddress) generic \(t.genericTrap) specific \(t.specificTrap) time-stamp \(t.timeStamp)"
+            )
         }
         for varbind in pdu.varbinds {
             lines.append("    \(varbind)")

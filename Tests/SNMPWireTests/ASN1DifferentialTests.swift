@@ -42,9 +42,13 @@ struct ASN1DifferentialTests {
 
     static func children(_ node: ASN1Node, tag: UInt8, count: Int? = nil) throws -> [ASN1Node] {
         try self.expectTag(node, tag)
-        guard case .constructed(let collection) = node.content else { throw Mismatch(description: "not constructed: \(node)") }
+        guard case .constructed(let collection) = node.content else {
+            throw Mismatch(description: "not constructed: \(node)")
+        }
         let nodes = Array(collection)
-        if let count, nodes.count != count { throw Mismatch(description: "expected \(count) children, found \(nodes.count)") }
+        if let count, nodes.count != count {
+            throw Mismatch(description: "expected \(count) children, found \(nodes.count)")
+        }
         return nodes
     }
 
@@ -98,12 +102,32 @@ struct ASN1DifferentialTests {
             switch m.securityParameters {
             case .usm(let usm):
                 let fields = try self.children(try DER.parse(parameterBytes), tag: 0x30, count: 6)
-                try self.equal(try self.primitive(fields[0], tag: 0x04), Array(usm.authoritativeEngineID.readableBytesView), "engineID")
-                try self.equal(try self.integer(fields[1], tag: 0x02, as: Int32.self), usm.authoritativeEngineBoots, "boots")
-                try self.equal(try self.integer(fields[2], tag: 0x02, as: Int32.self), usm.authoritativeEngineTime, "time")
+                try self.equal(
+                    try self.primitive(fields[0], tag: 0x04),
+                    Array(usm.authoritativeEngineID.readableBytesView),
+                    "engineID"
+                )
+                try self.equal(
+                    try self.integer(fields[1], tag: 0x02, as: Int32.self),
+                    usm.authoritativeEngineBoots,
+                    "boots"
+                )
+                try self.equal(
+                    try self.integer(fields[2], tag: 0x02, as: Int32.self),
+                    usm.authoritativeEngineTime,
+                    "time"
+                )
                 try self.equal(try self.primitive(fields[3], tag: 0x04), Array(usm.userName.readableBytesView), "user")
-                try self.equal(try self.primitive(fields[4], tag: 0x04), Array(usm.authenticationParameters.readableBytesView), "auth")
-                try self.equal(try self.primitive(fields[5], tag: 0x04), Array(usm.privacyParameters.readableBytesView), "priv")
+                try self.equal(
+                    try self.primitive(fields[4], tag: 0x04),
+                    Array(usm.authenticationParameters.readableBytesView),
+                    "auth"
+                )
+                try self.equal(
+                    try self.primitive(fields[5], tag: 0x04),
+                    Array(usm.privacyParameters.readableBytesView),
+                    "priv"
+                )
             case .other(let bytes):
                 try self.equal(parameterBytes, Array(bytes.readableBytesView), "security parameters")
             }
@@ -112,8 +136,16 @@ struct ASN1DifferentialTests {
                 try self.equal(try self.primitive(top[3], tag: 0x04), Array(bytes.readableBytesView), "encryptedPDU")
             case .plaintext(let scoped):
                 let parts = try self.children(top[3], tag: 0x30, count: 3)
-                try self.equal(try self.primitive(parts[0], tag: 0x04), Array(scoped.contextEngineID.readableBytesView), "contextEngineID")
-                try self.equal(try self.primitive(parts[1], tag: 0x04), Array(scoped.contextName.readableBytesView), "contextName")
+                try self.equal(
+                    try self.primitive(parts[0], tag: 0x04),
+                    Array(scoped.contextEngineID.readableBytesView),
+                    "contextEngineID"
+                )
+                try self.equal(
+                    try self.primitive(parts[1], tag: 0x04),
+                    Array(scoped.contextName.readableBytesView),
+                    "contextName"
+                )
                 try self.check(parts[2], against: .pdu(scoped.pdu))
             }
         }
@@ -154,7 +186,11 @@ struct ASN1DifferentialTests {
         // swift-asn1 splits the first sub-identifier as (v / 40, v % 40) even when v ≥ 120, where X.690
         // says the first arc is 2; compare the shared sub-identifier instead of the first two arcs.
         func combined(_ arcs: [UInt64]) -> [UInt64] { [40 * arcs[0] + arcs[1]] + arcs.dropFirst(2) }
-        try self.equal(combined(parsed.oidComponents.map { UInt64($0) }), combined(oid.arcs.map { UInt64($0) }), "OID arcs")
+        try self.equal(
+            combined(parsed.oidComponents.map { UInt64($0) }),
+            combined(oid.arcs.map { UInt64($0) }),
+            "OID arcs"
+        )
     }
 
     static func check(_ node: ASN1Node, against varbinds: [VarBind]) throws {
@@ -165,14 +201,16 @@ struct ASN1DifferentialTests {
             let value = pair[1]
             switch varbind.value {
             case .integer(let v): try self.equal(try self.integer(value, tag: 0x02, as: Int32.self), v, "INTEGER")
-            case .octetString(let b): try self.equal(try self.primitive(value, tag: 0x04), Array(b.readableBytesView), "OCTET STRING")
+            case .octetString(let b):
+                try self.equal(try self.primitive(value, tag: 0x04), Array(b.readableBytesView), "OCTET STRING")
             case .null: try self.equal(try self.primitive(value, tag: 0x05), [], "NULL")
             case .objectIdentifier(let o): try self.checkOID(value, o)
             case .ipAddress(let a): try self.equal(try self.primitive(value, tag: 0x40), Self.octets(a), "IpAddress")
             case .counter32(let v): try self.equal(try self.integer(value, tag: 0x41, as: UInt32.self), v, "Counter32")
             case .gauge32(let v): try self.equal(try self.integer(value, tag: 0x42, as: UInt32.self), v, "Gauge32")
             case .timeTicks(let v): try self.equal(try self.integer(value, tag: 0x43, as: UInt32.self), v, "TimeTicks")
-            case .opaque(let b): try self.equal(try self.primitive(value, tag: 0x44), Array(b.readableBytesView), "Opaque")
+            case .opaque(let b):
+                try self.equal(try self.primitive(value, tag: 0x44), Array(b.readableBytesView), "Opaque")
             case .counter64(let v): try self.equal(try self.integer(value, tag: 0x46, as: UInt64.self), v, "Counter64")
             case .noSuchObject: try self.equal(try self.primitive(value, tag: 0x80), [], "noSuchObject")
             case .noSuchInstance: try self.equal(try self.primitive(value, tag: 0x81), [], "noSuchInstance")

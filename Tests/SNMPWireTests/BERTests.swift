@@ -6,8 +6,9 @@
 //===----------------------------------------------------------------------===//
 
 import NIOCore
-@testable import SNMPWire
 import Testing
+
+@testable import SNMPWire
 
 @Suite("BER primitives")
 struct BERPrimitiveTests {
@@ -62,7 +63,10 @@ struct BERPrimitiveTests {
         #expect(BERLengthStrategy.short.readInteger(as: Int.self, from: &copy) == value)
     }
 
-    @Test("constructed elements get minimal lengths whatever the reserved hint", arguments: [0, 1, 127, 128, 255, 256, 70000])
+    @Test(
+        "constructed elements get minimal lengths whatever the reserved hint",
+        arguments: [0, 1, 127, 128, 255, 256, 70000]
+    )
     func constructedLengthFixUp(contentLength: Int) {
         for strategy in [BERLengthStrategy.short, .long, BERLengthStrategy(hint: 2)] {
             var out = ByteBuffer()
@@ -79,15 +83,26 @@ struct BERPrimitiveTests {
 
     // MARK: - Tolerated input
 
-    @Test("non-minimal long-form lengths are accepted", arguments: ["04810568656c6c6f", "0482000568656c6c6f", "048400000005" + "68656c6c6f"])
+    @Test(
+        "non-minimal long-form lengths are accepted",
+        arguments: ["04810568656c6c6f", "0482000568656c6c6f", "048400000005" + "68656c6c6f"]
+    )
     func longFormLength(element: String) throws {
-        let content = try withReader(buffer(hex: element)) { try $0.readOctetString(maximumLength: 255, field: .community) }
+        let content = try withReader(buffer(hex: element)) {
+            try $0.readOctetString(maximumLength: 255, field: .community)
+        }
         #expect(String(buffer: content) == "hello")
     }
 
-    @Test("a 4-octet Counter32/Gauge32/TimeTicks with the top bit set is read as unsigned", arguments: [UInt8(0x41), 0x42, 0x43])
+    @Test(
+        "a 4-octet Counter32/Gauge32/TimeTicks with the top bit set is read as unsigned",
+        arguments: [UInt8(0x41), 0x42, 0x43]
+    )
     func sloppyUnsigned(tag: UInt8) throws {
-        #expect(try withReader(ByteBuffer(bytes: [tag, 4, 0xFF, 0xFF, 0xFF, 0xFE])) { try $0.readUInt32(tag: tag) } == 0xFFFF_FFFE)
+        #expect(
+            try withReader(ByteBuffer(bytes: [tag, 4, 0xFF, 0xFF, 0xFF, 0xFE])) { try $0.readUInt32(tag: tag) }
+                == 0xFFFF_FFFE
+        )
     }
 
     @Test func sloppyCounter64() throws {
@@ -96,7 +111,8 @@ struct BERPrimitiveTests {
 
     @Test("redundant leading octets are tolerated when the value still fits")
     func paddedIntegers() throws {
-        try withReader(buffer(hex: "020400000005" + "0204ffffff80" + "41050000000005" + "4603000001")) { (reader: inout BERReader) throws in
+        try withReader(buffer(hex: "020400000005" + "0204ffffff80" + "41050000000005" + "4603000001")) {
+            (reader: inout BERReader) throws in
             #expect(try reader.readInt32() == 5)
             #expect(try reader.readInt32() == -128)
             #expect(try reader.readUInt32(tag: 0x41) == 5)
@@ -155,7 +171,9 @@ struct BERPrimitiveTests {
 
     @Test("only the RFC 3416 value types are accepted", arguments: rejectedValues)
     func rejectedValue(label: String, element: String, reason: SNMPWireError.Reason) {
-        #expect(throws: SNMPWireError(reason, at: 0), "\(label)") { try withReader(buffer(hex: element)) { try $0.readValue() } }
+        #expect(throws: SNMPWireError(reason, at: 0), "\(label)") {
+            try withReader(buffer(hex: element)) { try $0.readValue() }
+        }
     }
 
     @Test("every accepted value type round-trips")
@@ -209,6 +227,9 @@ struct BERPrimitiveTests {
     func errorDescription() {
         let error = SNMPWireError(.unexpectedTag(expected: 0x30, found: 0x04), at: 7)
         #expect(error.description == "offset 7: expected tag 0x30, found 0x04")
-        #expect(SNMPWireError(.fieldTooLong(.community, length: 300), at: 5).description == "offset 5: community is 300 octets, too long")
+        #expect(
+            SNMPWireError(.fieldTooLong(.community, length: 300), at: 5).description
+                == "offset 5: community is 300 octets, too long"
+        )
     }
 }

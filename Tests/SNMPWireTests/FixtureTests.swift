@@ -28,11 +28,14 @@ enum OracleRendering {
             }
         case .v3(let m):
             let usm = m.usm!
-            var level = m.flags.contains(.privacy) ? "authPriv" : (m.flags.contains(.authenticated) ? "authNoPriv" : "noAuthNoPriv")
+            var level =
+                m.flags.contains(.privacy)
+                ? "authPriv" : (m.flags.contains(.authenticated) ? "authNoPriv" : "noAuthNoPriv")
             if m.flags.contains(.reportable) { level += ",reportable" }
             let engine = usm.authoritativeEngineID.readableBytes == 0 ? "(empty)" : hex(usm.authoritativeEngineID)
             let user = usm.userName.readableBytes == 0 ? "(empty)" : String(buffer: usm.userName)
-            let security = "SNMPv3 [\(level) msgID=\(m.messageID) engineID=\(engine) boots=\(usm.authoritativeEngineBoots) time=\(usm.authoritativeEngineTime) user=\(user)"
+            let security =
+                "SNMPv3 [\(level) msgID=\(m.messageID) engineID=\(engine) boots=\(usm.authoritativeEngineBoots) time=\(usm.authoritativeEngineTime) user=\(user)"
             switch m.data {
             case .encrypted:
                 return ["\(security)] encrypted scopedPDU"]
@@ -51,9 +54,11 @@ enum OracleRendering {
     static func header(_ pdu: PDU) -> String {
         let name = self.pduNames[pdu.type]!
         if pdu.type == .getBulk {
-            return "\(name) reqid=\(pdu.requestID) non-repeaters=\(pdu.nonRepeaters) max-repetitions=\(pdu.maxRepetitions)"
+            return
+                "\(name) reqid=\(pdu.requestID) non-repeaters=\(pdu.nonRepeaters) max-repetitions=\(pdu.maxRepetitions)"
         }
-        return "\(name) reqid=\(pdu.requestID) error-status=\(pdu.errorStatus)(\(pdu.errorStatus.rawValue)) error-index=\(pdu.errorIndex)"
+        return
+            "\(name) reqid=\(pdu.requestID) error-status=\(pdu.errorStatus)(\(pdu.errorStatus.rawValue)) error-index=\(pdu.errorIndex)"
     }
 
     static func varbind(_ varbind: VarBind) -> String {
@@ -146,7 +151,10 @@ struct FixtureTests {
 
     @Test func v3DiscoveryRequest() throws {
         let message = try SNMPMessage(decoding: ByteBuffer(bytes: Fixture.load("v3-discovery-request").bytes))
-        guard case .v3(let v3) = message else { Issue.record("not v3"); return }
+        guard case .v3(let v3) = message else {
+            Issue.record("not v3")
+            return
+        }
         #expect(v3.flags == [.reportable])
         #expect(v3.maxSize == 65507)
         #expect(v3.securityModel == 3)
@@ -162,7 +170,10 @@ struct FixtureTests {
     @Test func v3DiscoveryReport() throws {
         let request = try SNMPMessage(decoding: ByteBuffer(bytes: Fixture.load("v3-discovery-request").bytes))
         let message = try SNMPMessage(decoding: ByteBuffer(bytes: Fixture.load("v3-discovery-report").bytes))
-        guard case .v3(let report) = message, case .v3(let probe) = request else { Issue.record("not v3"); return }
+        guard case .v3(let report) = message, case .v3(let probe) = request else {
+            Issue.record("not v3")
+            return
+        }
         #expect(report.flags == [])
         #expect(report.messageID == probe.messageID)
         let usm = try #require(report.usm)
@@ -174,13 +185,19 @@ struct FixtureTests {
         #expect(pdu.requestID == probe.scopedPDU?.pdu.requestID)
         #expect(pdu.varbinds.count == 1)
         #expect(pdu.varbinds.first?.oid == "1.3.6.1.6.3.15.1.1.4.0")
-        if case .counter32 = pdu.varbinds.first?.value {} else { Issue.record("usmStatsUnknownEngineIDs is not a Counter32") }
+        if case .counter32 = pdu.varbinds.first?.value {
+        } else {
+            Issue.record("usmStatsUnknownEngineIDs is not a Counter32")
+        }
     }
 
     @Test func v3AuthPrivLayoutLocatesMACAndCiphertext() throws {
         let fixture = Fixture.load("v3-authpriv-get-request")
         let input = ByteBuffer(bytes: fixture.bytes)
-        guard case .v3(let v3) = try SNMPMessage(decoding: input) else { Issue.record("not v3"); return }
+        guard case .v3(let v3) = try SNMPMessage(decoding: input) else {
+            Issue.record("not v3")
+            return
+        }
         #expect(v3.flags == [.authenticated, .privacy, .reportable])
         let usm = try #require(v3.usm)
         #expect(String(buffer: usm.userName) == "fixuser")
@@ -191,7 +208,10 @@ struct FixtureTests {
         let macRange = try #require(layout.authenticationParameters)
         let macHex = fixture.headerValue("usm-msgAuthenticationParameters")!.split(separator: " ").first!
         #expect(hex(Array(fixture.bytes[macRange])) == String(macHex))
-        guard case .encrypted(let ciphertext) = v3.data else { Issue.record("not encrypted"); return }
+        guard case .encrypted(let ciphertext) = v3.data else {
+            Issue.record("not encrypted")
+            return
+        }
         #expect(Array(fixture.bytes[layout.messageData]) == Array(ciphertext.readableBytesView))
         // The ciphertext is the scoped PDU's length: AES-CFB adds no padding.
         #expect(layout.messageData.upperBound == fixture.bytes.count)
@@ -200,7 +220,10 @@ struct FixtureTests {
     @Test func decryptedScopedPDUFromTheCaptureDecodes() throws {
         // The capture script decrypted the request with the localized AES key; its plaintext is a ScopedPDU.
         let fixture = Fixture.load("v3-authpriv-get-request")
-        let text = try String(contentsOf: Fixture.directory.appendingPathComponent("v3-authpriv-get-request.hex"), encoding: .utf8)
+        let text = try String(
+            contentsOf: Fixture.directory.appendingPathComponent("v3-authpriv-get-request.hex"),
+            encoding: .utf8
+        )
         let lines = text.split(separator: "\n")
         let start = try #require(lines.firstIndex { $0.contains("usm-decrypted-scopedPDU-hex") })
         var plaintextHex = ""
@@ -208,10 +231,19 @@ struct FixtureTests {
         let scoped = try ScopedPDU(decoding: buffer(hex: plaintextHex), allowingTrailingBytes: false)
         #expect(scoped.pdu.type == .get)
         #expect(scoped.pdu.varbinds == [VarBind(oid: "1.3.6.1.2.1.1.1.0")])
-        #expect(hex(scoped.contextEngineID) == hex(try #require({ () -> SNMPv3Message? in
-            if case .v3(let m) = try? SNMPMessage(decoding: ByteBuffer(bytes: fixture.bytes)) { return m }
-            return nil
-        }()?.usm).authoritativeEngineID))
+        #expect(
+            hex(scoped.contextEngineID)
+                == hex(
+                    try #require(
+                        { () -> SNMPv3Message? in
+                            if case .v3(let m) = try? SNMPMessage(decoding: ByteBuffer(bytes: fixture.bytes)) {
+                                return m
+                            }
+                            return nil
+                        }()?.usm
+                    ).authoritativeEngineID
+                )
+        )
         // DES would leave up to 7 bytes of padding after the ScopedPDU; those must be accepted on request.
         var padded = buffer(hex: plaintextHex)
         padded.writeBytes([0, 0, 0, 0, 0, 0])
@@ -221,7 +253,10 @@ struct FixtureTests {
 
     @Test func trapV1Fields() throws {
         let message = try SNMPMessage(decoding: ByteBuffer(bytes: Fixture.load("trap-v1-notification").bytes))
-        guard case .community(let m) = message, case .trapV1(let trap) = m.pdu else { Issue.record("not a v1 trap"); return }
+        guard case .community(let m) = message, case .trapV1(let trap) = m.pdu else {
+            Issue.record("not a v1 trap")
+            return
+        }
         #expect(m.version == .v1)
         #expect(trap.enterprise == "1.3.6.1.4.1.8072.2.3")
         #expect(trap.agentAddress == IPv4Address(127, 0, 0, 1))
@@ -232,10 +267,17 @@ struct FixtureTests {
     @Test func trapV2AndInform() throws {
         for name in ["trap-v2c-notification", "inform-v2c-request"] {
             let message = try SNMPMessage(decoding: ByteBuffer(bytes: Fixture.load(name).bytes))
-            guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else { Issue.record("bad \(name)"); continue }
+            guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else {
+                Issue.record("bad \(name)")
+                continue
+            }
             #expect(pdu.type == (name.hasPrefix("trap") ? .trapV2 : .inform))
             #expect(pdu.type.isConfirmed == (name.hasPrefix("inform")))
-            #expect(pdu.varbinds.map(\.oid) == ["1.3.6.1.2.1.1.3.0", "1.3.6.1.6.3.1.1.4.1.0", "1.3.6.1.2.1.2.2.1.1.3", "1.3.6.1.2.1.1.5.0"])
+            #expect(
+                pdu.varbinds.map(\.oid) == [
+                    "1.3.6.1.2.1.1.3.0", "1.3.6.1.6.3.1.1.4.1.0", "1.3.6.1.2.1.2.2.1.1.3", "1.3.6.1.2.1.1.5.0",
+                ]
+            )
             #expect(pdu.varbinds[1].value == .objectIdentifier("1.3.6.1.6.3.1.1.5.3"))
             #expect(pdu.varbinds[2].value == .integer(3))
         }
@@ -243,7 +285,10 @@ struct FixtureTests {
 
     @Test func getBulkRequestFields() throws {
         let message = try SNMPMessage(decoding: ByteBuffer(bytes: Fixture.load("getbulk-v2c-request").bytes))
-        guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else { Issue.record("bad"); return }
+        guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else {
+            Issue.record("bad")
+            return
+        }
         #expect(pdu.type == .getBulk)
         #expect(pdu.nonRepeaters == 1 && pdu.maxRepetitions == 10)
         #expect(pdu.varbinds.map(\.oid) == ["1.3.6.1.2.1.1.3", "1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.2.2.1.10"])
@@ -252,7 +297,10 @@ struct FixtureTests {
 
     @Test func getBulkResponseIsOrderedPerRepetition() throws {
         let message = try SNMPMessage(decoding: ByteBuffer(bytes: Fixture.load("getbulk-v2c-response").bytes))
-        guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else { Issue.record("bad"); return }
+        guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else {
+            Issue.record("bad")
+            return
+        }
         #expect(pdu.varbinds.count == 1 + 2 * 10)
         // Column by column the OIDs strictly increase: this is what OID ordering must agree with.
         let column1 = stride(from: 1, to: pdu.varbinds.count, by: 2).map { pdu.varbinds[$0].oid }
@@ -263,7 +311,10 @@ struct FixtureTests {
 
     @Test func counter64Values() throws {
         let message = try SNMPMessage(decoding: ByteBuffer(bytes: Fixture.load("getbulk-v2c-counter64-response").bytes))
-        guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else { Issue.record("bad"); return }
+        guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else {
+            Issue.record("bad")
+            return
+        }
         #expect(pdu.varbinds.count == 5)
         for varbind in pdu.varbinds {
             if case .counter64 = varbind.value {} else { Issue.record("\(varbind) is not a Counter64") }
@@ -274,7 +325,9 @@ struct FixtureTests {
     @Test func exceptionsAndErrors() throws {
         func pdu(_ name: String) throws -> PDU {
             let message = try SNMPMessage(decoding: ByteBuffer(bytes: Fixture.load(name).bytes))
-            guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else { throw SNMPWireError(.truncated, at: 0) }
+            guard case .community(let m) = message, case .pdu(let pdu) = m.pdu else {
+                throw SNMPWireError(.truncated, at: 0)
+            }
             return pdu
         }
         #expect(try pdu("get-v2c-missing-response").varbinds.map(\.value) == [.noSuchObject, .noSuchInstance])

@@ -53,11 +53,23 @@ struct FuzzRegressionTests {
     @Test("a 10,000-varbind message decodes, and so does the largest UDP payload")
     func largeInputs() throws {
         let varbinds = [VarBind](repeating: VarBind(oid: "0.0", value: .null), count: 10_000)
-        let message = SNMPMessage.community(CommunityMessage(version: .v2c, community: "c", pdu: PDU(type: .response, requestID: 0, varbinds: varbinds)))
+        let message = SNMPMessage.community(
+            CommunityMessage(version: .v2c, community: "c", pdu: PDU(type: .response, requestID: 0, varbinds: varbinds))
+        )
         let encoded = encode(message)
         #expect(FuzzWireDecodeCheck.run(encoded))
         // 65,507 bytes: one OCTET STRING filling a UDP datagram.
-        let big = SNMPMessage.community(CommunityMessage(version: .v2c, community: "c", pdu: PDU(type: .response, requestID: 0, varbinds: [VarBind(oid: "1.3", value: .octetString(ByteBuffer(repeating: 0x41, count: 65_469)))])))
+        let big = SNMPMessage.community(
+            CommunityMessage(
+                version: .v2c,
+                community: "c",
+                pdu: PDU(
+                    type: .response,
+                    requestID: 0,
+                    varbinds: [VarBind(oid: "1.3", value: .octetString(ByteBuffer(repeating: 0x41, count: 65_469)))]
+                )
+            )
+        )
         let bigBytes = encode(big)
         #expect(bigBytes.readableBytes <= 65_507)
         #expect(try SNMPMessage(decoding: bigBytes) == big)

@@ -23,7 +23,9 @@ struct MessageGenerator {
     mutating func bool() -> Bool { Bool.random(using: &self.rng) }
 
     mutating func int32() -> Int32 {
-        let edges: [Int32] = [0, 1, -1, 127, 128, -128, -129, 255, 256, 32767, 32768, -32768, .max, .min, 8_388_607, -8_388_608]
+        let edges: [Int32] = [
+            0, 1, -1, 127, 128, -128, -129, 255, 256, 32767, 32768, -32768, .max, .min, 8_388_607, -8_388_608,
+        ]
         return self.bool() ? edges[self.int(0...edges.count - 1)] : Int32.random(in: .min ... .max, using: &self.rng)
     }
 
@@ -96,8 +98,13 @@ struct MessageGenerator {
 
     mutating func trapV1() -> TrapV1PDU {
         TrapV1PDU(
-            enterprise: self.oid(), agentAddress: IPv4Address(rawValue: self.uint32()), genericTrap: self.int32(),
-            specificTrap: self.int32(), timeStamp: self.uint32(), varbinds: self.varbinds())
+            enterprise: self.oid(),
+            agentAddress: IPv4Address(rawValue: self.uint32()),
+            genericTrap: self.int32(),
+            specificTrap: self.int32(),
+            timeStamp: self.uint32(),
+            varbinds: self.varbinds()
+        )
     }
 
     static let v1Types: [PDUType] = [.get, .getNext, .response, .set]
@@ -110,7 +117,12 @@ struct MessageGenerator {
             return .community(CommunityMessage(version: .v1, community: self.bytes(maximum: 255), pdu: pdu))
         case 1:
             return .community(
-                CommunityMessage(version: .v2c, community: self.bytes(maximum: 255), pdu: .pdu(self.pdu(allowing: Self.v2Types))))
+                CommunityMessage(
+                    version: .v2c,
+                    community: self.bytes(maximum: 255),
+                    pdu: .pdu(self.pdu(allowing: Self.v2Types))
+                )
+            )
         default:
             return .v3(self.v3Message())
         }
@@ -120,9 +132,13 @@ struct MessageGenerator {
 
     mutating func v3Message() -> SNMPv3Message {
         let usm = USMSecurityParameters(
-            authoritativeEngineID: self.bytes(maximum: 32), authoritativeEngineBoots: self.nonNegativeInt32(),
-            authoritativeEngineTime: self.nonNegativeInt32(), userName: self.bytes(maximum: 32),
-            authenticationParameters: self.bytes(maximum: 48), privacyParameters: self.bytes(maximum: 8))
+            authoritativeEngineID: self.bytes(maximum: 32),
+            authoritativeEngineBoots: self.nonNegativeInt32(),
+            authoritativeEngineTime: self.nonNegativeInt32(),
+            userName: self.bytes(maximum: 32),
+            authenticationParameters: self.bytes(maximum: 48),
+            privacyParameters: self.bytes(maximum: 8)
+        )
         let parameters: SNMPv3SecurityParameters = self.int(0...5) == 0 ? .other(self.bytes(maximum: 60)) : .usm(usm)
         let model: Int32
         if case .usm = parameters { model = 3 } else { model = [1, 2, 4, 99, Int32.max][self.int(0...4)] }
@@ -131,11 +147,18 @@ struct MessageGenerator {
             ? .encrypted(self.bytes(maximum: 400))
             : .plaintext(
                 ScopedPDU(
-                    contextEngineID: self.bytes(maximum: 32), contextName: self.bytes(maximum: 32),
-                    pdu: self.pdu(allowing: Self.v2Types)))
+                    contextEngineID: self.bytes(maximum: 32),
+                    contextName: self.bytes(maximum: 32),
+                    pdu: self.pdu(allowing: Self.v2Types)
+                )
+            )
         return SNMPv3Message(
-            messageID: self.nonNegativeInt32(), maxSize: max(484, self.nonNegativeInt32()),
-            flags: SNMPv3Flags(rawValue: UInt8(self.int(0...255))), securityModel: model, securityParameters: parameters,
-            data: data)
+            messageID: self.nonNegativeInt32(),
+            maxSize: max(484, self.nonNegativeInt32()),
+            flags: SNMPv3Flags(rawValue: UInt8(self.int(0...255))),
+            securityModel: model,
+            securityParameters: parameters,
+            data: data
+        )
     }
 }

@@ -6,8 +6,9 @@
 //===----------------------------------------------------------------------===//
 
 import NIOCore
-@testable import SNMPWire
 import Testing
+
+@testable import SNMPWire
 
 @Suite("Messages")
 struct MessageTests {
@@ -52,11 +53,21 @@ struct MessageTests {
 
     @Test func v2cAndV3CannotCarryAV1Trap() throws {
         let trap = TrapV1PDU(
-            enterprise: "1.3.6.1.4.1.8072", agentAddress: IPv4Address(192, 0, 2, 1), genericTrap: 6, specificTrap: 1,
-            timeStamp: 100, varbinds: [])
-        let v1 = encode(.community(CommunityMessage(version: .v1, community: ByteBuffer(string: "c"), pdu: .trapV1(trap))))
+            enterprise: "1.3.6.1.4.1.8072",
+            agentAddress: IPv4Address(192, 0, 2, 1),
+            genericTrap: 6,
+            specificTrap: 1,
+            timeStamp: 100,
+            varbinds: []
+        )
+        let v1 = encode(
+            .community(CommunityMessage(version: .v1, community: ByteBuffer(string: "c"), pdu: .trapV1(trap)))
+        )
         var bytes = Array(v1.readableBytesView)
-        #expect(try SNMPMessage(decoding: v1) == .community(CommunityMessage(version: .v1, community: ByteBuffer(string: "c"), pdu: .trapV1(trap))))
+        #expect(
+            try SNMPMessage(decoding: v1)
+                == .community(CommunityMessage(version: .v1, community: ByteBuffer(string: "c"), pdu: .trapV1(trap)))
+        )
         bytes[4] = 0x01
         #expect(throws: SNMPWireError(.pduNotAllowedInVersion(pduTag: 0xA4, version: 1), at: 8)) {
             try SNMPMessage(decoding: ByteBuffer(bytes: bytes))
@@ -103,7 +114,11 @@ struct MessageTests {
         let community = ByteBuffer(repeating: 0x61, count: 256)
         let encoded = encode(.community(CommunityMessage(version: .v2c, community: community, pdu: .pdu(pdu))))
         #expect(decodeError(encoded) == SNMPWireError(.fieldTooLong(.community, length: 256), at: 7))
-        let ok = encode(.community(CommunityMessage(version: .v2c, community: ByteBuffer(repeating: 0x61, count: 255), pdu: .pdu(pdu))))
+        let ok = encode(
+            .community(
+                CommunityMessage(version: .v2c, community: ByteBuffer(repeating: 0x61, count: 255), pdu: .pdu(pdu))
+            )
+        )
         #expect(decodeError(ok) == nil)
     }
 
@@ -139,15 +154,24 @@ struct SNMPv3MessageTests {
     ) -> SNMPv3Message {
         let usm = USMSecurityParameters(
             authoritativeEngineID: buffer(hex: "80001f880466697874757265736167656e74"),
-            authoritativeEngineBoots: 1, authoritativeEngineTime: 6, userName: ByteBuffer(string: "fixuser"),
+            authoritativeEngineBoots: 1,
+            authoritativeEngineTime: 6,
+            userName: ByteBuffer(string: "fixuser"),
             authenticationParameters: ByteBuffer(repeating: 0, count: authentication),
-            privacyParameters: buffer(hex: "2bf573d712d71f19"))
+            privacyParameters: buffer(hex: "2bf573d712d71f19")
+        )
         let scoped = ScopedPDU(
-            contextEngineID: usm.authoritativeEngineID, contextName: ByteBuffer(),
-            pdu: PDU(type: .get, requestID: 120_741_893, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0")]))
+            contextEngineID: usm.authoritativeEngineID,
+            contextName: ByteBuffer(),
+            pdu: PDU(type: .get, requestID: 120_741_893, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0")])
+        )
         return SNMPv3Message(
-            messageID: 1_334_973_371, maxSize: 65507, flags: flags, securityParameters: .usm(usm),
-            data: data ?? .plaintext(scoped))
+            messageID: 1_334_973_371,
+            maxSize: 65507,
+            flags: flags,
+            securityParameters: .usm(usm),
+            data: data ?? .plaintext(scoped)
+        )
     }
 
     @Test("the layout an encoder returns points at the zeroed MAC and at msgData", arguments: [0, 12, 16, 24, 32, 48])
@@ -162,7 +186,10 @@ struct SNMPv3MessageTests {
             #expect(mac.count == macLength)
             #expect(Array(encoded.readableBytesView)[mac].allSatisfy { $0 == 0 })
             let decoded = try SNMPMessage(decoding: encoded)
-            guard case .v3(let v3) = decoded else { Issue.record("not v3"); return }
+            guard case .v3(let v3) = decoded else {
+                Issue.record("not v3")
+                return
+            }
             #expect(v3 == message)
             #expect(v3.wireLayout == layout, "decoder and encoder agree on where the parts are")
             if case .encrypted = message.data {
@@ -181,7 +208,10 @@ struct SNMPv3MessageTests {
         let (_, layout) = out.writeSNMPv3Message(Self.message())
         let mac = try #require(layout.authenticationParameters)
         out.setBytes([UInt8](repeating: 0x5A, count: mac.count), at: mac.lowerBound)
-        guard case .v3(let v3) = try SNMPMessage(decoding: out) else { Issue.record("not v3"); return }
+        guard case .v3(let v3) = try SNMPMessage(decoding: out) else {
+            Issue.record("not v3")
+            return
+        }
         #expect(Array(v3.usm!.authenticationParameters.readableBytesView) == [UInt8](repeating: 0x5A, count: mac.count))
     }
 
@@ -199,37 +229,61 @@ struct SNMPv3MessageTests {
     static let headerViolations: [(String, @Sendable (inout SNMPv3Message) -> Void, SNMPWireError.Reason)] = [
         ("negative msgID", { $0.messageID = -1 }, .fieldOutOfRange(.messageID)),
         ("msgMaxSize 483", { $0.maxSize = 483 }, .fieldOutOfRange(.messageMaxSize)),
-        ("security model 0", { $0.securityModel = 0; $0.securityParameters = .other(ByteBuffer()) }, .fieldOutOfRange(.securityModel)),
-        ("negative boots", {
-            guard case .usm(var usm) = $0.securityParameters else { return }
-            usm.authoritativeEngineBoots = -5
-            $0.securityParameters = .usm(usm)
-        }, .fieldOutOfRange(.engineBoots)),
-        ("negative time", {
-            guard case .usm(var usm) = $0.securityParameters else { return }
-            usm.authoritativeEngineTime = Int32.min
-            $0.securityParameters = .usm(usm)
-        }, .fieldOutOfRange(.engineTime)),
-        ("33-octet engine id", {
-            guard case .usm(var usm) = $0.securityParameters else { return }
-            usm.authoritativeEngineID = ByteBuffer(repeating: 1, count: 33)
-            $0.securityParameters = .usm(usm)
-        }, .fieldTooLong(.authoritativeEngineID, length: 33)),
-        ("33-octet user name", {
-            guard case .usm(var usm) = $0.securityParameters else { return }
-            usm.userName = ByteBuffer(repeating: 0x61, count: 33)
-            $0.securityParameters = .usm(usm)
-        }, .fieldTooLong(.userName, length: 33)),
-        ("65-octet authentication parameters", {
-            guard case .usm(var usm) = $0.securityParameters else { return }
-            usm.authenticationParameters = ByteBuffer(repeating: 0, count: 65)
-            $0.securityParameters = .usm(usm)
-        }, .fieldTooLong(.authenticationParameters, length: 65)),
-        ("33-octet context name", {
-            guard case .plaintext(var scoped) = $0.data else { return }
-            scoped.contextName = ByteBuffer(repeating: 0x61, count: 33)
-            $0.data = .plaintext(scoped)
-        }, .fieldTooLong(.contextName, length: 33)),
+        (
+            "security model 0",
+            {
+                $0.securityModel = 0
+                $0.securityParameters = .other(ByteBuffer())
+            }, .fieldOutOfRange(.securityModel)
+        ),
+        (
+            "negative boots",
+            {
+                guard case .usm(var usm) = $0.securityParameters else { return }
+                usm.authoritativeEngineBoots = -5
+                $0.securityParameters = .usm(usm)
+            }, .fieldOutOfRange(.engineBoots)
+        ),
+        (
+            "negative time",
+            {
+                guard case .usm(var usm) = $0.securityParameters else { return }
+                usm.authoritativeEngineTime = Int32.min
+                $0.securityParameters = .usm(usm)
+            }, .fieldOutOfRange(.engineTime)
+        ),
+        (
+            "33-octet engine id",
+            {
+                guard case .usm(var usm) = $0.securityParameters else { return }
+                usm.authoritativeEngineID = ByteBuffer(repeating: 1, count: 33)
+                $0.securityParameters = .usm(usm)
+            }, .fieldTooLong(.authoritativeEngineID, length: 33)
+        ),
+        (
+            "33-octet user name",
+            {
+                guard case .usm(var usm) = $0.securityParameters else { return }
+                usm.userName = ByteBuffer(repeating: 0x61, count: 33)
+                $0.securityParameters = .usm(usm)
+            }, .fieldTooLong(.userName, length: 33)
+        ),
+        (
+            "65-octet authentication parameters",
+            {
+                guard case .usm(var usm) = $0.securityParameters else { return }
+                usm.authenticationParameters = ByteBuffer(repeating: 0, count: 65)
+                $0.securityParameters = .usm(usm)
+            }, .fieldTooLong(.authenticationParameters, length: 65)
+        ),
+        (
+            "33-octet context name",
+            {
+                guard case .plaintext(var scoped) = $0.data else { return }
+                scoped.contextName = ByteBuffer(repeating: 0x61, count: 33)
+                $0.data = .plaintext(scoped)
+            }, .fieldTooLong(.contextName, length: 33)
+        ),
     ]
 
     @Test("header fields out of range are refused", arguments: headerViolations.indices)

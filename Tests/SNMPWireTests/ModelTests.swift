@@ -37,7 +37,10 @@ struct FixturePairTests {
         switch (q, r) {
         case (.community(let a), .community(let b)):
             #expect(a.community == b.community)
-            guard case .pdu(let qp) = a.pdu, case .pdu(let rp) = b.pdu else { Issue.record("trap in a pair"); return }
+            guard case .pdu(let qp) = a.pdu, case .pdu(let rp) = b.pdu else {
+                Issue.record("trap in a pair")
+                return
+            }
             #expect(qp.type.isConfirmed && rp.type == .response)
             #expect(qp.requestID == rp.requestID)
             if qp.type != .getBulk { #expect(rp.varbinds.count == qp.varbinds.count) }
@@ -53,13 +56,19 @@ struct FixturePairTests {
         }
     }
 
-    @Test("authenticated fixtures: the layout points at the MAC Net-SNMP computed", arguments: [
-        "v3-authnopriv-request-1", "v3-authnopriv-request-2", "v3-authnopriv-report", "v3-authnopriv-response",
-        "v3-authpriv-get-request", "v3-authpriv-get-response",
-    ])
+    @Test(
+        "authenticated fixtures: the layout points at the MAC Net-SNMP computed",
+        arguments: [
+            "v3-authnopriv-request-1", "v3-authnopriv-request-2", "v3-authnopriv-report", "v3-authnopriv-response",
+            "v3-authpriv-get-request", "v3-authpriv-get-response",
+        ]
+    )
     func authenticatedLayout(name: String) throws {
         let fixture = Fixture.load(name)
-        guard case .v3(let v3) = try SNMPMessage(decoding: ByteBuffer(bytes: fixture.bytes)) else { Issue.record("not v3"); return }
+        guard case .v3(let v3) = try SNMPMessage(decoding: ByteBuffer(bytes: fixture.bytes)) else {
+            Issue.record("not v3")
+            return
+        }
         #expect(v3.flags.contains(.authenticated))
         let range = try #require(v3.wireLayout?.authenticationParameters)
         let expected = try #require(fixture.headerValue("usm-msgAuthenticationParameters")?.split(separator: " ").first)
@@ -111,19 +120,49 @@ struct ModelTests {
 
     @Test("every PDU type round-trips in every version that has it", arguments: PDUType.allCases)
     func pduTypeRoundTrip(type: PDUType) throws {
-        let varbinds = [VarBind(oid: "1.3.6.1.2.1.1.3.0", value: .timeTicks(1)), VarBind(oid: "1.3.6.1.6.3.1.1.4.1.0", value: .objectIdentifier("1.3.6.1.6.3.1.1.5.1"))]
+        let varbinds = [
+            VarBind(oid: "1.3.6.1.2.1.1.3.0", value: .timeTicks(1)),
+            VarBind(oid: "1.3.6.1.6.3.1.1.4.1.0", value: .objectIdentifier("1.3.6.1.6.3.1.1.5.1")),
+        ]
         var messages: [SNMPMessage] = []
         if type == .trapV1 {
-            let trap = TrapV1PDU(enterprise: "1.3.6.1.4.1.8072.2.3", agentAddress: IPv4Address(127, 0, 0, 1), genericTrap: 0, specificTrap: 0, timeStamp: 0, varbinds: varbinds)
-            messages.append(.community(CommunityMessage(version: .v1, community: ByteBuffer(string: "public"), pdu: .trapV1(trap))))
+            let trap = TrapV1PDU(
+                enterprise: "1.3.6.1.4.1.8072.2.3",
+                agentAddress: IPv4Address(127, 0, 0, 1),
+                genericTrap: 0,
+                specificTrap: 0,
+                timeStamp: 0,
+                varbinds: varbinds
+            )
+            messages.append(
+                .community(CommunityMessage(version: .v1, community: ByteBuffer(string: "public"), pdu: .trapV1(trap)))
+            )
         } else {
             let pdu = PDU(type: type, requestID: -42, varbinds: varbinds)
-            if type.existsInSNMPv1 { messages.append(.community(CommunityMessage(version: .v1, community: "public", pdu: pdu))) }
+            if type.existsInSNMPv1 {
+                messages.append(.community(CommunityMessage(version: .v1, community: "public", pdu: pdu)))
+            }
             messages.append(.community(CommunityMessage(version: .v2c, community: "public", pdu: pdu)))
-            messages.append(.v3(SNMPv3Message(
-                messageID: 7, maxSize: 1500, flags: type.isConfirmed ? .reportable : [],
-                securityParameters: .usm(USMSecurityParameters(authoritativeEngineID: ByteBuffer(bytes: [0x80, 0, 0x1F, 0x88, 4, 0x61]), authoritativeEngineBoots: 1, authoritativeEngineTime: 2, userName: ByteBuffer(string: "u"))),
-                data: .plaintext(ScopedPDU(contextEngineID: ByteBuffer(), contextName: ByteBuffer(string: "ctx"), pdu: pdu)))))
+            messages.append(
+                .v3(
+                    SNMPv3Message(
+                        messageID: 7,
+                        maxSize: 1500,
+                        flags: type.isConfirmed ? .reportable : [],
+                        securityParameters: .usm(
+                            USMSecurityParameters(
+                                authoritativeEngineID: ByteBuffer(bytes: [0x80, 0, 0x1F, 0x88, 4, 0x61]),
+                                authoritativeEngineBoots: 1,
+                                authoritativeEngineTime: 2,
+                                userName: ByteBuffer(string: "u")
+                            )
+                        ),
+                        data: .plaintext(
+                            ScopedPDU(contextEngineID: ByteBuffer(), contextName: ByteBuffer(string: "ctx"), pdu: pdu)
+                        )
+                    )
+                )
+            )
         }
         for message in messages {
             let encoded = encode(message)
@@ -135,8 +174,19 @@ struct ModelTests {
     @Test("messages with long lengths: 2- and 3-octet length forms")
     func largeMessages() throws {
         for count in [1, 200, 3000] {
-            let varbinds = (0..<count).map { VarBind(oid: OID(arcs: [1, 3, 6, 1, 4, 1, 99999, UInt32($0)])!, value: .string(String(repeating: "x", count: 20))) }
-            let message = SNMPMessage.community(CommunityMessage(version: .v2c, community: "public", pdu: PDU(type: .response, requestID: 1, varbinds: varbinds)))
+            let varbinds = (0..<count).map {
+                VarBind(
+                    oid: OID(arcs: [1, 3, 6, 1, 4, 1, 99999, UInt32($0)])!,
+                    value: .string(String(repeating: "x", count: 20))
+                )
+            }
+            let message = SNMPMessage.community(
+                CommunityMessage(
+                    version: .v2c,
+                    community: "public",
+                    pdu: PDU(type: .response, requestID: 1, varbinds: varbinds)
+                )
+            )
             var out = ByteBuffer()
             let written = out.writeSNMPMessage(message)
             #expect(written == out.readableBytes)
@@ -152,7 +202,9 @@ struct ModelTests {
     }
 
     @Test func readSNMPMessageConsumesOnSuccessOnly() throws {
-        var good = encode(.community(CommunityMessage(version: .v1, community: "c", pdu: PDU(type: .get, requestID: 0, varbinds: []))))
+        var good = encode(
+            .community(CommunityMessage(version: .v1, community: "c", pdu: PDU(type: .get, requestID: 0, varbinds: [])))
+        )
         _ = try good.readSNMPMessage()
         #expect(good.readableBytes == 0)
         var bad = ByteBuffer(bytes: [0x30, 0x03, 0x02, 0x01, 0x00])
@@ -172,9 +224,20 @@ struct ModelTests {
     }
 
     @Test func emptyVarbindListsAndZeroLengthStrings() throws {
-        let message = SNMPMessage.community(CommunityMessage(version: .v2c, community: ByteBuffer(), pdu: .pdu(PDU(type: .get, requestID: 0, varbinds: [VarBind(oid: "0.0", value: .octetString(ByteBuffer()))]))))
+        let message = SNMPMessage.community(
+            CommunityMessage(
+                version: .v2c,
+                community: ByteBuffer(),
+                pdu: .pdu(
+                    PDU(type: .get, requestID: 0, varbinds: [VarBind(oid: "0.0", value: .octetString(ByteBuffer()))])
+                )
+            )
+        )
         let encoded = encode(message)
-        #expect(hex(encoded) == "3019" + "020101" + "0400" + "a012" + "020100020100020100" + "3007" + "3005" + "060100" + "0400")
+        #expect(
+            hex(encoded) == "3019" + "020101" + "0400" + "a012" + "020100020100020100" + "3007" + "3005" + "060100"
+                + "0400"
+        )
         #expect(try SNMPMessage(decoding: encoded) == message)
     }
 }

@@ -6,8 +6,9 @@
 //===----------------------------------------------------------------------===//
 
 import NIOCore
-@testable import SNMPWire
 import Testing
+
+@testable import SNMPWire
 
 @Suite("OID")
 struct OIDTests {
@@ -38,10 +39,13 @@ struct OIDTests {
         #expect(oid.count == text.split(separator: ".").count)
     }
 
-    @Test("invalid text is refused", arguments: [
-        "", ".", "1", "3.1", "0.40", "1.40", "1..3", "1.3.", "1.3.a", "1.3.-1", "1.3.4294967296",
-        "1.3.99999999999999999999", " 1.3", "1.3 ", "2.4294967216",
-    ])
+    @Test(
+        "invalid text is refused",
+        arguments: [
+            "", ".", "1", "3.1", "0.40", "1.40", "1..3", "1.3.", "1.3.a", "1.3.-1", "1.3.4294967296",
+            "1.3.99999999999999999999", " 1.3", "1.3 ", "2.4294967216",
+        ]
+    )
     func invalidText(text: String) {
         #expect(OID(dotted: text) == nil)
     }

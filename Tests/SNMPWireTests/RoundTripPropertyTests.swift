@@ -43,7 +43,10 @@ struct RoundTripPropertyTests {
             let count = Int.random(in: 0...200, using: &rng)
             var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
             // Half start like a message, so the decoder gets past the first bytes.
-            if Bool.random(using: &rng), bytes.count > 4 { bytes[0] = 0x30; bytes[1] = UInt8(min(count - 2, 127)) }
+            if Bool.random(using: &rng), bytes.count > 4 {
+                bytes[0] = 0x30
+                bytes[1] = UInt8(min(count - 2, 127))
+            }
             if FuzzWireDecodeCheck.run(ByteBuffer(bytes: bytes)) { accepted += 1 }
         }
         #expect(accepted < 50)
@@ -54,9 +57,17 @@ struct RoundTripPropertyTests {
         var generator = MessageGenerator(seed: 99)
         let value = SNMPValue.octetString(generator.bytes(maximum: 64))
         let message = SNMPMessage.community(
-            CommunityMessage(version: .v2c, community: "public", pdu: PDU(type: .response, requestID: 1, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0", value: value)])))
+            CommunityMessage(
+                version: .v2c,
+                community: "public",
+                pdu: PDU(type: .response, requestID: 1, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0", value: value)])
+            )
+        )
         let decoded = try SNMPMessage(decoding: encode(message))
-        guard case .community(let m) = decoded, let varbind = m.pdu.varbinds.first else { Issue.record("bad"); return }
+        guard case .community(let m) = decoded, let varbind = m.pdu.varbinds.first else {
+            Issue.record("bad")
+            return
+        }
         #expect(varbind.value.compacted() == value)
         #expect(varbind.oid.compacted() == varbind.oid)
     }

@@ -6,8 +6,9 @@
 //===----------------------------------------------------------------------===//
 
 import NIOCore
-@testable import SNMPWire
 import Testing
+
+@testable import SNMPWire
 
 /// Hand-built messages whose PDU breaks the RFC 3416 grammar in one place each.
 @Suite("PDU structure")
@@ -32,7 +33,11 @@ struct StructureTests {
             pdu.writeBERInteger(0)
             pdu.writeVarBindList([Self.sysDescr])
         }
-        #expect(hex(bytes) == MessageTests.getSysDescr.replacingOccurrences(of: "02041f5c6ac8", with: "020101").replacingOccurrences(of: "3029", with: "3026").replacingOccurrences(of: "a01c", with: "a019"))
+        #expect(
+            hex(bytes)
+                == MessageTests.getSysDescr.replacingOccurrences(of: "02041f5c6ac8", with: "020101")
+                .replacingOccurrences(of: "3029", with: "3026").replacingOccurrences(of: "a01c", with: "a019")
+        )
         #expect(try SNMPMessage(decoding: bytes).version == .v2c)
     }
 
@@ -142,10 +147,30 @@ struct StructureTests {
 
     @Test("the error names the varbind that failed, deep in a long list")
     func errorOffsetInALongList() throws {
-        var varbinds = (0..<50).map { VarBind(oid: OID(arcs: [1, 3, 6, 1, 4, 1, 99, UInt32($0)])!, value: .integer(Int32($0))) }
-        let good = encode(.community(CommunityMessage(version: .v2c, community: "public", pdu: PDU(type: .response, requestID: 1, varbinds: varbinds))))
+        var varbinds = (0..<50).map {
+            VarBind(oid: OID(arcs: [1, 3, 6, 1, 4, 1, 99, UInt32($0)])!, value: .integer(Int32($0)))
+        }
+        let good = encode(
+            .community(
+                CommunityMessage(
+                    version: .v2c,
+                    community: "public",
+                    pdu: PDU(type: .response, requestID: 1, varbinds: varbinds)
+                )
+            )
+        )
         varbinds[37].value = .null
-        var bytes = Array(encode(.community(CommunityMessage(version: .v2c, community: "public", pdu: PDU(type: .response, requestID: 1, varbinds: varbinds)))).readableBytesView)
+        var bytes = Array(
+            encode(
+                .community(
+                    CommunityMessage(
+                        version: .v2c,
+                        community: "public",
+                        pdu: PDU(type: .response, requestID: 1, varbinds: varbinds)
+                    )
+                )
+            ).readableBytesView
+        )
         // Turn that NULL into a NULL with a length byte pointing past the varbind.
         let nullAt = try #require((0..<bytes.count - 1).first { bytes[$0] == 0x05 && bytes[$0 + 1] == 0x00 })
         bytes[nullAt + 1] = 0x01

@@ -7,6 +7,7 @@
 
 import Foundation
 import NIOCore
+
 @testable import SNMPWire
 
 /// Bytes from hex text; whitespace is ignored. Traps on bad hex (test data is ours).
@@ -86,15 +87,19 @@ struct Fixture: CustomStringConvertible, Sendable {
                 }
                 if let colon = body.firstIndex(of: ":") {
                     header.append(
-                        (String(body[..<colon]), body[body.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+                        (String(body[..<colon]), body[body.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+                    )
                 }
             } else {
                 hexText += line
             }
         }
         return Fixture(
-            name: url.deletingPathExtension().lastPathComponent, bytes: decodeHex(hexText), header: header,
-            decodedLines: decoded)
+            name: url.deletingPathExtension().lastPathComponent,
+            bytes: decodeHex(hexText),
+            header: header,
+            decodedLines: decoded
+        )
     }
 
     static let allNames: [String] = {

@@ -8,24 +8,28 @@
 import ArgumentParser
 import NIOCore
 import SNMPWire
-@testable import snmpwarden
 import Testing
+
+@testable import snmpwarden
 
 @Suite("snmpwarden decode")
 struct DecodeCommandTests {
     static let getSysDescr = "302902010104067075626c6963a01c02041f5c6ac8020100020100300e300c06082b060102010101000500"
 
-    @Test("hex is read in the forms people paste", arguments: [
-        getSysDescr, "0x" + getSysDescr, getSysDescr.uppercased(),
-        stride(from: 0, to: getSysDescr.count, by: 2).map { i -> String in
-            let start = getSysDescr.index(getSysDescr.startIndex, offsetBy: i)
-            return String(getSysDescr[start..<getSysDescr.index(start, offsetBy: 2)])
-        }.joined(separator: " "),
-        stride(from: 0, to: getSysDescr.count, by: 2).map { i -> String in
-            let start = getSysDescr.index(getSysDescr.startIndex, offsetBy: i)
-            return String(getSysDescr[start..<getSysDescr.index(start, offsetBy: 2)])
-        }.joined(separator: ":"),
-    ])
+    @Test(
+        "hex is read in the forms people paste",
+        arguments: [
+            getSysDescr, "0x" + getSysDescr, getSysDescr.uppercased(),
+            stride(from: 0, to: getSysDescr.count, by: 2).map { i -> String in
+                let start = getSysDescr.index(getSysDescr.startIndex, offsetBy: i)
+                return String(getSysDescr[start..<getSysDescr.index(start, offsetBy: 2)])
+            }.joined(separator: " "),
+            stride(from: 0, to: getSysDescr.count, by: 2).map { i -> String in
+                let start = getSysDescr.index(getSysDescr.startIndex, offsetBy: i)
+                return String(getSysDescr[start..<getSysDescr.index(start, offsetBy: 2)])
+            }.joined(separator: ":"),
+        ]
+    )
     func hexForms(text: String) throws {
         let bytes = try #require(Decode.parseHex(text))
         #expect(bytes.count == 43)
@@ -39,27 +43,42 @@ struct DecodeCommandTests {
 
     @Test func rendersACommunityGet() throws {
         let message = try SNMPMessage(decoding: ByteBuffer(bytes: try #require(Decode.parseHex(Self.getSysDescr))))
-        #expect(MessagePrinter.render(message) == """
-            SNMPv2c community STRING: "public"
-              get request-id 526150344 error-status noError error-index 0
-                1.3.6.1.2.1.1.1.0 = NULL
-            """)
+        #expect(
+            MessagePrinter.render(message) == """
+                SNMPv2c community STRING: "public"
+                  get request-id 526150344 error-status noError error-index 0
+                    1.3.6.1.2.1.1.1.0 = NULL
+                """
+        )
     }
 
     @Test func rendersGetBulkFieldsByTheirNames() {
-        let pdu = PDU.getBulk(requestID: 9, nonRepeaters: 1, maxRepetitions: 25, varbinds: [VarBind(oid: "1.3.6.1.2.1.2.2.1.2")])
+        let pdu = PDU.getBulk(
+            requestID: 9,
+            nonRepeaters: 1,
+            maxRepetitions: 25,
+            varbinds: [VarBind(oid: "1.3.6.1.2.1.2.2.1.2")]
+        )
         let text = MessagePrinter.render(.community(CommunityMessage(version: .v2c, community: "c", pdu: pdu)))
         #expect(text.contains("getBulk request-id 9 non-repeaters 1 max-repetitions 25"))
     }
 
     @Test func rendersAnEncryptedV3Message() {
         let usm = USMSecurityParameters(
-            authoritativeEngineID: ByteBuffer(bytes: [0x80, 0x00, 0x1F, 0x88, 0x04, 0x61]), authoritativeEngineBoots: 3,
-            authoritativeEngineTime: 99, userName: ByteBuffer(string: "noc"),
-            authenticationParameters: ByteBuffer(repeating: 0, count: 24), privacyParameters: ByteBuffer(repeating: 1, count: 8))
+            authoritativeEngineID: ByteBuffer(bytes: [0x80, 0x00, 0x1F, 0x88, 0x04, 0x61]),
+            authoritativeEngineBoots: 3,
+            authoritativeEngineTime: 99,
+            userName: ByteBuffer(string: "noc"),
+            authenticationParameters: ByteBuffer(repeating: 0, count: 24),
+            privacyParameters: ByteBuffer(repeating: 1, count: 8)
+        )
         let message = SNMPv3Message(
-            messageID: 5, maxSize: 65507, flags: [.authenticated, .privacy, .reportable], securityParameters: .usm(usm),
-            data: .encrypted(ByteBuffer(repeating: 7, count: 54)))
+            messageID: 5,
+            maxSize: 65507,
+            flags: [.authenticated, .privacy, .reportable],
+            securityParameters: .usm(usm),
+            data: .encrypted(ByteBuffer(repeating: 7, count: 54))
+        )
         let text = MessagePrinter.render(.v3(message))
         #expect(text.contains("SNMPv3 msgID 5 msgMaxSize 65507 flags 0x7 securityModel 3"))
         #expect(text.contains("boots 3 time 99 user STRING: \"noc\""))
@@ -69,16 +88,29 @@ struct DecodeCommandTests {
 
     @Test func rendersAV1Trap() {
         let trap = TrapV1PDU(
-            enterprise: "1.3.6.1.4.1.8072.2.3", agentAddress: IPv4Address(127, 0, 0, 1), genericTrap: 6, specificTrap: 17,
-            timeStamp: 35942, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .string("trap-test"))])
-        let text = MessagePrinter.render(.community(CommunityMessage(version: .v1, community: ByteBuffer(string: "public"), pdu: .trapV1(trap))))
-        #expect(text.contains("trapV1 enterprise 1.3.6.1.4.1.8072.2.3 agent-addr 127.0.0.1 generic 6 specific 17 time-stamp 35942"))
+            enterprise: "1.3.6.1.4.1.8072.2.3",
+            agentAddress: IPv4Address(127, 0, 0, 1),
+            genericTrap: 6,
+            specificTrap: 17,
+            timeStamp: 35942,
+            varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .string("trap-test"))]
+        )
+        let text = MessagePrinter.render(
+            .community(CommunityMessage(version: .v1, community: ByteBuffer(string: "public"), pdu: .trapV1(trap)))
+        )
+        #expect(
+            text.contains(
+                "trapV1 enterprise 1.3.6.1.4.1.8072.2.3 agent-addr 127.0.0.1 generic 6 specific 17 time-stamp 35942"
+            )
+        )
         #expect(text.contains("1.3.6.1.2.1.1.5.0 = STRING: \"trap-test\""))
     }
 
     @Test("a datagram that is not SNMP fails with the offset, not with usage text")
     func failureNamesTheOffset() throws {
-        var command = try Decode.parse(["302902010104067075626c6963a91c02041f5c6ac8020100020100300e300c06082b060102010101000500"])
+        var command = try Decode.parse([
+            "302902010104067075626c6963a91c02041f5c6ac8020100020100300e300c06082b060102010101000500"
+        ])
         #expect(throws: DecodeFailure.self) { try command.run() }
         do {
             try command.run()
