@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "snmpwarden", targets: ["snmpwarden"]),
         .library(name: "SNMPWire", targets: ["SNMPWire"]),
+        .library(name: "SNMPSecurity", targets: ["SNMPSecurity"]),
         // libFuzzer entry point: build with
         // `swift build -c debug --sanitize=fuzzer --sanitize=address --product FuzzWireDecode`.
         .executable(name: "FuzzWireDecode", targets: ["FuzzWireDecode"]),
@@ -26,6 +27,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
+        // OpenSSL 3 libcrypto (Debian: libssl-dev): HMAC, DES/3DES/AES, digests, RNG.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "SNMPSecurity",
+            dependencies: ["SNMPWire", "COpenSSL", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .target(
             name: "SNMPWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -50,6 +62,14 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             exclude: ["Fixtures", "Regression"]
+        ),
+        .testTarget(
+            name: "SNMPSecurityTests",
+            dependencies: [
+                "SNMPSecurity",
+                "SNMPWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "snmpwardenTests",
