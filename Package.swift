@@ -50,6 +50,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A minimal SNMPv3 agent for interoperability tests with Net-SNMP (see its main.swift).
+        .executableTarget(
+            name: "SNMPTestResponder",
+            dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .executableTarget(
             name: "FuzzWireDecode",
             dependencies: ["SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
