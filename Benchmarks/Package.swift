@@ -29,6 +29,7 @@ let package = Package(
             name: "WireSamples",
             dependencies: [
                 .product(name: "SNMPWire", package: "snmpwarden"),
+                .product(name: "SNMPSecurity", package: "snmpwarden"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/WireSamples"
@@ -45,9 +46,22 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
         .executableTarget(
+            name: "USMBenchmarks",
+            dependencies: [
+                "WireSamples",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "SNMPWire", package: "snmpwarden"),
+                .product(name: "SNMPSecurity", package: "snmpwarden"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/USMBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
             name: "WireProfile",
             dependencies: [
                 "WireSamples",
+                .product(name: "SNMPSecurity", package: "snmpwarden"),
                 .product(name: "SNMPWire", package: "snmpwarden"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

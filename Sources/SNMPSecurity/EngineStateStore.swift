@@ -18,6 +18,11 @@ public struct EngineIdentity: Hashable, Sendable {
     public var engineID: [UInt8]
     public var boots: Int32
 
+    public init(engineID: [UInt8], boots: Int32) {
+        self.engineID = engineID
+        self.boots = boots
+    }
+
     /// snmpEngineBoots latches at 2^31-1 (RFC 3414 §2.2.2): the engine then cannot authenticate.
     public static let maximumBoots = Int32.max
 

@@ -9,6 +9,7 @@
 // plugin:  valgrind --tool=callgrind .build/release/WireProfile decode 10 20000
 
 import NIOCore
+import SNMPSecurity
 import SNMPWire
 import WireSamples
 
@@ -22,10 +23,19 @@ var encoded = ByteBuffer()
 encoded.writeSNMPMessage(message)
 
 var checksum = 0
+var usm = USMSample(auth: .sha256, priv: .aes128)
+var usmOut = ByteBuffer()
+usmOut.reserveCapacity(2048)
 var out = ByteBuffer()
 out.reserveCapacity(4096)
 for _ in 0..<iterations {
-    if mode == "decode" {
+    if mode == "usm-in" {
+        guard case .v3(let message) = try SNMPMessage(decoding: usm.request) else { fatalError() }
+        if case .accept = usm.engine.receive(message, datagram: usm.request, engineTime: 10) { checksum &+= 1 }
+    } else if mode == "usm-out" {
+        usmOut.clear()
+        if usm.engine.encodeResponse(usm.response, to: usm.state, engineTime: 10, into: &usmOut) { checksum &+= 1 }
+    } else if mode == "decode" {
         let decoded = try SNMPMessage(decoding: encoded)
         if case .community(let m) = decoded { checksum &+= m.pdu.varbinds.count }
     } else {
