@@ -19,6 +19,7 @@ let package = Package(
         // libFuzzer entry point: build with
         // `swift build -c debug --sanitize=fuzzer --sanitize=address --product FuzzWireDecode`.
         .executable(name: "FuzzWireDecode", targets: ["FuzzWireDecode"]),
+        .executable(name: "FuzzUSMInbound", targets: ["FuzzUSMInbound"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -53,6 +54,10 @@ let package = Package(
         // A minimal SNMPv3 agent for interoperability tests with Net-SNMP (see its main.swift).
         .executableTarget(
             name: "SNMPTestResponder",
+            dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .executableTarget(
+            name: "FuzzUSMInbound",
             dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
