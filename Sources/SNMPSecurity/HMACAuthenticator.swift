@@ -19,12 +19,17 @@ final class HMACAuthenticator {
     init(auth: USMAuthProtocol, key: [UInt8]) {
         self.auth = auth
         self.context = EVP_MAC_CTX_new(OpenSSLAlgorithms.shared.hmac)!
-        let ok = auth.digestName.withCString { name in
-            var params = [
-                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, UnsafeMutablePointer(mutating: name), 0),
-                OSSL_PARAM_construct_end(),
-            ]
-            return key.withUnsafeBufferPointer { EVP_MAC_init(self.context, $0.baseAddress, $0.count, &params) }
+        // OSSL_PARAM keeps the pointers it is given, so both C strings must outlive EVP_MAC_init: a
+        // Swift String passed straight to `OSSL_PARAM_construct_utf8_string` is a temporary that
+        // is freed when that call returns (AddressSanitizer caught exactly that under the fuzzer).
+        let ok = OSSL_MAC_PARAM_DIGEST.withCString { parameterName in
+            auth.digestName.withCString { digestName in
+                var params = [
+                    OSSL_PARAM_construct_utf8_string(parameterName, UnsafeMutablePointer(mutating: digestName), 0),
+                    OSSL_PARAM_construct_end(),
+                ]
+                return key.withUnsafeBufferPointer { EVP_MAC_init(self.context, $0.baseAddress, $0.count, &params) }
+            }
         }
         precondition(ok == 1, "EVP_MAC_init: \(USMCryptoError("HMAC"))")
     }
