@@ -24,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         // Test-only: an independent ASN.1 parser used as an oracle for our BER output.
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
@@ -39,6 +40,11 @@ let package = Package(
             name: "SNMPSecurity",
             dependencies: ["SNMPWire", "COpenSSL", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The configuration file (YAML): parsing and validation, every error with file:line:column.
+        .target(
+            name: "WardenConfig",
+            dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "Yams", package: "Yams")]
+        ),
         .target(
             name: "SNMPWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -47,6 +53,7 @@ let package = Package(
             name: "snmpwarden",
             dependencies: [
                 "SNMPWire",
+                "WardenConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -80,6 +87,10 @@ let package = Package(
                 "SNMPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "WardenConfigTests",
+            dependencies: ["WardenConfig", "SNMPSecurity", "SNMPWire"]
         ),
         .testTarget(
             name: "snmpwardenTests",

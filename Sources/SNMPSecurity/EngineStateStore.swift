@@ -111,7 +111,8 @@ public enum EngineStateStore {
         return EngineIdentity(engineID: engineID, boots: boots)
     }
 
-    static func unhex(_ text: Substring) -> [UInt8]? {
+    /// Octets from hex digits (an even number of them), or nil.
+    public static func unhex(_ text: Substring) -> [UInt8]? {
         guard text.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []
         var index = text.startIndex

@@ -8,6 +8,7 @@
 import ArgumentParser
 import NIOCore
 import SNMPWire
+import WardenConfig
 
 @main
 struct SNMPWarden: ParsableCommand {
@@ -18,11 +19,34 @@ struct SNMPWarden: ParsableCommand {
         abstract: "SNMPv3 proxy forwarder and application-layer firewall for SNMPv1/v2c agents.",
         discussion: """
             The gateway itself (`snmpwarden run --config FILE`) is not built yet; this release ships \
-            the SNMP wire codec and `snmpwarden decode`, which decodes a captured datagram.
+            the SNMP wire codec, the USM, `snmpwarden check`, which validates a configuration file, \
+            and `snmpwarden decode`, which decodes a captured datagram.
             """,
         version: version,
-        subcommands: [Decode.self]
+        subcommands: [Check.self, Decode.self]
     )
+}
+
+/// Validates a configuration file and prints every error as `file:line:column: message`.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a configuration file: every error is printed as file:line:column: message; exit status 1 on any."
+    )
+
+    @Option(name: .long, help: "The configuration file (YAML).")
+    var config: String
+
+    func run() throws {
+        do {
+            let configuration = try ConfigurationLoader.load(path: self.config)
+            print(
+                "\(self.config): OK: \(configuration.listen.count) listeners, \(configuration.users.count) users, "
+                    + "\(configuration.backends.count) backends, \(configuration.views.count) views, \(configuration.routes.count) routes")
+        } catch {
+            for problem in error.errors { printToStandardError(problem.description) }
+            throw ExitCode.failure
+        }
+    }
 }
 
 /// Decodes one SNMP datagram given in hex and prints its structure.
@@ -74,6 +98,18 @@ struct Decode: ParsableCommand {
 /// The input was hex but not an SNMP message: reported without the usage text, exit status 1.
 struct DecodeFailure: Error, CustomStringConvertible {
     var description: String
+}
+
+private func printToStandardError(_ line: String) {
+    var stream = StandardError()
+    print(line, to: &stream)
+}
+
+private struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        _ = bytes.withUnsafeMutableBytes { SNMPWardenIO.writeToStandardError($0) }
+    }
 }
 
 private func readAllStandardInput() -> String {

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 import ArgumentParser
+import Foundation
 import NIOCore
 import SNMPWire
 import Testing
@@ -122,5 +123,21 @@ struct DecodeCommandTests {
     @Test func versionIsPrinted() {
         #expect(SNMPWarden.configuration.version == SNMPWarden.version)
         #expect(!SNMPWarden.version.isEmpty)
+    }
+}
+
+@Suite("snmpwarden check")
+struct CheckCommandTests {
+    @Test func refusesABrokenFileAndAcceptsAGoodOne() throws {
+        let directory = NSTemporaryDirectory() + "snmpwarden-check-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "listen: [\"udp:127.0.0.1:1161\"]\nroutes: [{ name: r, users: [], backend: nowhere }]\n"
+            .write(toFile: directory + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try Check.parse(["--config", directory + "/bad.yaml"])
+        #expect(throws: ExitCode.failure) { try bad.run() }
+        try "listen: [\"udp:127.0.0.1:1161\"]\nbackends: [{ name: b, address: \"udp:127.0.0.1:161\", community: public }]\nroutes: [{ name: r, users: [], backend: b }]\n"
+            .write(toFile: directory + "/good.yaml", atomically: true, encoding: .utf8)
+        try Check.parse(["--config", directory + "/good.yaml"]).run()
     }
 }

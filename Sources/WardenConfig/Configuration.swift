@@ -1,0 +1,161 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import SNMPSecurity
+import SNMPWire
+
+/// A validated configuration (DESIGN.md §5). Built only by ``ConfigurationLoader``.
+public struct WardenConfiguration: Sendable {
+    public var engine: EngineSettings
+    public var listen: [TransportAddress]
+    public var users: [USMUserConfiguration]
+    public var backends: [Backend]
+    public var views: [View]
+    public var routes: [Route]
+    public var limits: Limits
+}
+
+/// `engine:`.
+public struct EngineSettings: Hashable, Sendable {
+    /// Configured snmpEngineID; nil: generated once and kept in ``stateDirectory``.
+    public var engineID: [UInt8]?
+    public var stateDirectory: String
+}
+
+/// A UDP endpoint in Net-SNMP's transport syntax: `udp:192.0.2.1:161`, `udp6:[2001:db8::1]:161`.
+public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
+    public enum Family: String, Hashable, Sendable {
+        case udp, udp6
+    }
+
+    public var family: Family
+    /// The address literal, without brackets.
+    public var host: String
+    public var port: UInt16
+
+    public var description: String {
+        self.family == .udp ? "udp:\(self.host):\(self.port)" : "udp6:[\(self.host)]:\(self.port)"
+    }
+}
+
+/// `backends:`: an agent that speaks SNMPv1 or SNMPv2c, or a simulated one.
+public struct Backend: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable {
+        case agent(address: TransportAddress, version: SNMPVersion, community: [UInt8], timeoutMilliseconds: Int, retries: Int)
+        /// Answers from an snmprec file (snmpsim's `OID|TAG|VALUE`).
+        case simulated(path: String)
+    }
+
+    public var name: String
+    public var kind: Kind
+}
+
+/// One `include:` or `exclude:` entry: an OID whose `*` arcs match any one arc.
+public struct SubtreePattern: Hashable, Sendable, CustomStringConvertible {
+    /// nil is `*`.
+    public var arcs: [UInt32?]
+
+    public var description: String {
+        self.arcs.map { $0.map(String.init) ?? "*" }.joined(separator: ".")
+    }
+}
+
+/// `views:`.
+public struct View: Hashable, Sendable {
+    public var name: String
+    public var include: [SubtreePattern]
+    public var exclude: [SubtreePattern]
+}
+
+/// An IPv4 or IPv6 prefix, `10.0.0.0/8` or `2001:db8::/32`.
+public struct AddressPrefix: Hashable, Sendable, CustomStringConvertible {
+    /// 4 or 16 octets.
+    public var address: [UInt8]
+    public var length: Int
+
+    public var description: String {
+        "\(self.address.count == 4 ? self.address.map(String.init).joined(separator: ".") : "IPv6")/\(self.length)"
+    }
+
+    /// Whether `candidate` (4 or 16 octets) lies in this prefix.
+    public func contains(_ candidate: [UInt8]) -> Bool {
+        guard candidate.count == self.address.count else { return false }
+        var bits = self.length
+        var index = 0
+        while bits >= 8 {
+            if candidate[index] != self.address[index] { return false }
+            bits -= 8
+            index += 1
+        }
+        if bits == 0 { return true }
+        let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+        return candidate[index] & mask == self.address[index] & mask
+    }
+}
+
+/// `routes:`: which users, contexts and sources reach which back end, through which views.
+public struct Route: Hashable, Sendable {
+    public enum ContextMatch: Hashable, Sendable {
+        case exactly(String)
+        case any
+    }
+
+    public enum TimeoutAction: String, Hashable, Sendable {
+        case genErr
+        case drop
+    }
+
+    public var name: String
+    public var users: [String]
+    public var context: ContextMatch
+    /// Empty: any source.
+    public var sources: [AddressPrefix]
+    public var backend: String
+    /// nil: nothing may be read.
+    public var readView: String?
+    /// nil: Set is refused.
+    public var writeView: String?
+    public var rewrite: [(backend: OID, manager: OID)]
+    public var onTimeout: TimeoutAction
+
+    public static func == (lhs: Route, rhs: Route) -> Bool {
+        lhs.name == rhs.name && lhs.users == rhs.users && lhs.context == rhs.context && lhs.sources == rhs.sources
+            && lhs.backend == rhs.backend && lhs.readView == rhs.readView && lhs.writeView == rhs.writeView
+            && lhs.rewrite.map(\.backend) == rhs.rewrite.map(\.backend) && lhs.rewrite.map(\.manager) == rhs.rewrite.map(\.manager)
+            && lhs.onTimeout == rhs.onTimeout
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.name)
+    }
+}
+
+/// `limits:`.
+public struct Limits: Hashable, Sendable {
+    public var maxRepetitions = 50
+    public var maxVarbinds = 200
+    public var maxPending = 10_000
+
+    public init() {}
+}
+
+/// One configuration error, with where it is.
+public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public var message: String
+
+    /// `file:line:column: message`, as compilers print them.
+    public var description: String { "\(self.file):\(self.line):\(self.column): \(self.message)" }
+}
+
+/// Every error found in one file.
+public struct ConfigurationErrors: Error, Sendable, CustomStringConvertible {
+    public var errors: [ConfigurationError]
+    public var description: String { self.errors.map(\.description).joined(separator: "\n") }
+}

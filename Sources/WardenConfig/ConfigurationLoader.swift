@@ -1,0 +1,530 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import SNMPSecurity
+import SNMPWire
+import Yams
+
+/// Reads and validates a configuration file (DESIGN.md §5).
+///
+/// Every problem is reported, not only the first, each as `file:line:column: message`. Unknown keys
+/// are errors. Secrets (`auth-key`, `priv-key`, `community`) may be written as `${ENV_VAR}` or
+/// `file:/path`, and no secret's value ever appears in an error.
+public enum ConfigurationLoader {
+    /// Loads `path`, resolving `${VAR}` from `environment`.
+    public static func load(
+        path: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationErrors) -> WardenConfiguration {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationErrors(errors: [ConfigurationError(file: path, line: 1, column: 1, message: "cannot read the file")])
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        return try Self.parse(yaml: text, file: path, environment: environment, baseDirectory: directory)
+    }
+
+    /// Parses configuration text; `file` names it in errors; relative paths resolve from `baseDirectory`.
+    public static func parse(
+        yaml: String,
+        file: String,
+        environment: [String: String],
+        baseDirectory: String = "."
+    ) throws(ConfigurationErrors) -> WardenConfiguration {
+        var walker = Walker(file: file, environment: environment, baseDirectory: baseDirectory)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigurationErrors(errors: [walker.syntaxError(error)])
+        } catch {
+            throw ConfigurationErrors(errors: [ConfigurationError(file: file, line: 1, column: 1, message: "\(error)")])
+        }
+        guard let root else {
+            throw ConfigurationErrors(errors: [ConfigurationError(file: file, line: 1, column: 1, message: "the file is empty")])
+        }
+        let configuration = walker.configuration(root)
+        if !walker.errors.isEmpty || configuration == nil {
+            throw ConfigurationErrors(errors: walker.errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+        }
+        return configuration!
+    }
+}
+
+/// Walks the YAML tree, collecting errors as it goes.
+struct Walker {
+    let file: String
+    let environment: [String: String]
+    let baseDirectory: String
+    var errors: [ConfigurationError] = []
+
+    init(file: String, environment: [String: String], baseDirectory: String) {
+        self.file = file
+        self.environment = environment
+        self.baseDirectory = baseDirectory
+    }
+
+    func syntaxError(_ error: YamlError) -> ConfigurationError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return ConfigurationError(file: self.file, line: mark.line, column: mark.column, message: "YAML: \(problem)")
+        default:
+            return ConfigurationError(file: self.file, line: 1, column: 1, message: "YAML: \(error)")
+        }
+    }
+
+    mutating func error(_ node: Node?, _ message: String) {
+        let mark = node?.mark
+        self.errors.append(ConfigurationError(file: self.file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
+    }
+
+    // MARK: - Shapes
+
+    /// The mapping's entries by key; unknown and repeated keys are errors.
+    mutating func fields(_ node: Node, _ what: String, allowed: [String]) -> [String: (key: Node, value: Node)]? {
+        guard case .mapping(let mapping) = node else {
+            self.error(node, "\(what) must be a mapping")
+            return nil
+        }
+        var result: [String: (key: Node, value: Node)] = [:]
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string else {
+                self.error(key, "\(what): keys must be plain strings")
+                continue
+            }
+            if !allowed.contains(name) {
+                self.error(key, "unknown key '\(name)' in \(what); expected one of: \(allowed.joined(separator: ", "))")
+            } else if result[name] != nil {
+                self.error(key, "'\(name)' appears twice in \(what)")
+            } else {
+                result[name] = (key, value)
+            }
+        }
+        return result
+    }
+
+    mutating func sequence(_ node: Node, _ what: String) -> [Node]? {
+        if case .sequence(let sequence) = node { return Array(sequence) }
+        self.error(node, "\(what) must be a list")
+        return nil
+    }
+
+    mutating func string(_ node: Node, _ what: String) -> String? {
+        if case .scalar(let scalar) = node { return scalar.string }
+        self.error(node, "\(what) must be a string")
+        return nil
+    }
+
+    mutating func integer(_ node: Node, _ what: String, range: ClosedRange<Int>) -> Int? {
+        guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
+            self.error(node, "\(what) must be a whole number")
+            return nil
+        }
+        guard range.contains(value) else {
+            self.error(node, "\(what) must be from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func required(_ fields: [String: (key: Node, value: Node)], _ key: String, in what: String, at node: Node) -> Node? {
+        if let field = fields[key] { return field.value }
+        self.error(node, "\(what) needs '\(key)'")
+        return nil
+    }
+
+    /// A duration: `500ms`, `1s`, `2m`; returns milliseconds.
+    mutating func duration(_ node: Node, _ what: String) -> Int? {
+        guard let text = self.string(node, what) else { return nil }
+        let units: [(String, Int)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let value = Int(text.dropLast(suffix.count)), value >= 0, value <= 3_600_000 / scale {
+                return value * scale
+            }
+        }
+        self.error(node, "\(what) must be a duration such as 500ms, 1s or 2m")
+        return nil
+    }
+
+    /// `${VAR}`, `file:/path` or the literal; errors never include the value.
+    mutating func secret(_ node: Node, _ what: String) -> [UInt8]? {
+        guard let text = self.string(node, what) else { return nil }
+        if text.hasPrefix("${") && text.hasSuffix("}") {
+            let name = String(text.dropFirst(2).dropLast())
+            guard let value = self.environment[name] else {
+                self.error(node, "\(what): environment variable \(name) is not set")
+                return nil
+            }
+            return Array(value.utf8)
+        }
+        if text.hasPrefix("file:") {
+            var path = String(text.dropFirst(5))
+            if !path.hasPrefix("/") { path = self.baseDirectory + "/" + path }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                self.error(node, "\(what): cannot read \(path)")
+                return nil
+            }
+            var bytes = Array(data)
+            while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+            return bytes
+        }
+        return Array(text.utf8)
+    }
+
+    mutating func oid(_ node: Node, _ what: String) -> OID? {
+        guard let text = self.string(node, what) else { return nil }
+        guard let oid = OID(dotted: text) else {
+            self.error(node, "\(what): '\(text)' is not an OID (dotted numbers, at least two arcs)")
+            return nil
+        }
+        return oid
+    }
+
+    mutating func pattern(_ node: Node, _ what: String) -> SubtreePattern? {
+        guard let text = self.string(node, what) else { return nil }
+        var body = Substring(text)
+        if body.hasPrefix(".") { body = body.dropFirst() }
+        let parts = body.split(separator: ".", omittingEmptySubsequences: false)
+        var arcs: [UInt32?] = []
+        for part in parts {
+            if part == "*" {
+                arcs.append(nil)
+            } else if let arc = UInt32(part) {
+                arcs.append(arc)
+            } else {
+                self.error(node, "\(what): '\(text)' is not an OID pattern (dotted numbers, '*' for any one arc)")
+                return nil
+            }
+        }
+        guard !arcs.isEmpty, arcs.count <= SNMPWireLimits.maximumOIDArcs else {
+            self.error(node, "\(what): '\(text)' is not an OID pattern")
+            return nil
+        }
+        return SubtreePattern(arcs: arcs)
+    }
+
+    mutating func transport(_ node: Node, _ what: String) -> TransportAddress? {
+        guard let text = self.string(node, what) else { return nil }
+        if let address = TransportAddress(parsing: text) { return address }
+        self.error(node, "\(what): '\(text)' is not a transport address (udp:192.0.2.1:161 or udp6:[2001:db8::1]:161)")
+        return nil
+    }
+
+    mutating func prefix(_ node: Node, _ what: String) -> AddressPrefix? {
+        guard let text = self.string(node, what) else { return nil }
+        if let prefix = AddressPrefix(parsing: text) { return prefix }
+        self.error(node, "\(what): '\(text)' is not an address prefix (10.0.0.0/8 or 2001:db8::/32)")
+        return nil
+    }
+
+    mutating func names(_ node: Node, _ what: String) -> [(String, Node)] {
+        guard let items = self.sequence(node, what) else { return [] }
+        return items.compactMap { item in self.string(item, what).map { ($0, item) } }
+    }
+}
+
+// MARK: - Sections
+
+extension Walker {
+    mutating func configuration(_ root: Node) -> WardenConfiguration? {
+        guard
+            let top = self.fields(
+                root, "the configuration", allowed: ["engine", "listen", "users", "backends", "views", "routes", "limits"])
+        else { return nil }
+
+        var engine = EngineSettings(engineID: nil, stateDirectory: self.baseDirectory + "/state")
+        if let node = top["engine"]?.value, let fields = self.fields(node, "engine", allowed: ["id", "state-dir"]) {
+            if let id = fields["id"]?.value, let text = self.string(id, "engine.id") {
+                let hex = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+                if let bytes = EngineStateStore.unhex(Substring(hex)), EngineIdentity.isValid(engineID: bytes) {
+                    engine.engineID = bytes
+                } else {
+                    self.error(id, "engine.id must be 5 to 32 octets in hex, not all zeros or all ones (RFC 3411)")
+                }
+            }
+            if let directory = fields["state-dir"]?.value, let path = self.string(directory, "engine.state-dir") {
+                engine.stateDirectory = path.hasPrefix("/") ? path : self.baseDirectory + "/" + path
+            }
+        }
+
+        var listen: [TransportAddress] = []
+        if let node = top["listen"]?.value, let items = self.sequence(node, "listen") {
+            listen = items.compactMap { self.transport($0, "listen") }
+            if items.isEmpty { self.error(node, "listen needs at least one address") }
+        } else if top["listen"] == nil {
+            self.error(root, "the configuration needs 'listen'")
+        }
+
+        let users = top["users"].map { self.users($0.value) } ?? []
+        let backends = top["backends"].map { self.backends($0.value) } ?? []
+        let views = top["views"].map { self.views($0.value) } ?? []
+        let limits = top["limits"].map { self.limits($0.value) } ?? Limits()
+        // References are checked against every name defined, valid or not: one error per mistake.
+        let routes = top["routes"].map {
+            self.routes(
+                $0.value, users: Self.definedNames(top["users"]?.value), backends: Self.definedNames(top["backends"]?.value),
+                views: Self.definedNames(top["views"]?.value))
+        } ?? []
+        if top["routes"] == nil { self.error(root, "the configuration needs 'routes' (without a route nothing is forwarded)") }
+        return WardenConfiguration(
+            engine: engine, listen: listen, users: users, backends: backends, views: views, routes: routes, limits: limits)
+    }
+
+    /// The `name:` of every mapping in a list section.
+    static func definedNames(_ node: Node?) -> Set<String> {
+        guard case .sequence(let items)? = node else { return [] }
+        return Set(items.compactMap { $0.mapping?["name"]?.scalar?.string })
+    }
+
+    mutating func users(_ node: Node) -> [USMUserConfiguration] {
+        guard let items = self.sequence(node, "users") else { return [] }
+        var users: [USMUserConfiguration] = []
+        var seen: Set<String> = []
+        for item in items {
+            guard
+                let fields = self.fields(
+                    item, "a user", allowed: ["name", "auth", "auth-key", "auth-localized-key", "priv", "priv-key", "priv-localized-key"]),
+                let nameNode = self.required(fields, "name", in: "a user", at: item), let name = self.string(nameNode, "users.name")
+            else { continue }
+            guard !name.isEmpty, name.utf8.count <= 32 else {
+                self.error(nameNode, "user name must be 1 to 32 octets")
+                continue
+            }
+            if !seen.insert(name).inserted { self.error(nameNode, "user '\(name)' is defined twice") }
+            var user = USMUserConfiguration(name: name)
+            var valid = true
+            if let authNode = fields["auth"]?.value, let text = self.string(authNode, "users.auth") {
+                guard let auth = USMAuthProtocol(name: text) else {
+                    self.error(authNode, "user '\(name)': auth must be MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512")
+                    continue
+                }
+                guard let secret = self.key(fields, "auth", user: name, keyLength: auth.keyLength, at: item) else {
+                    valid = false
+                    continue
+                }
+                user.auth = (auth, secret)
+            } else if fields["auth-key"] != nil || fields["auth-localized-key"] != nil {
+                self.error(item, "user '\(name)': a key without 'auth'")
+                valid = false
+            }
+            if let privNode = fields["priv"]?.value, let text = self.string(privNode, "users.priv"), text.lowercased() != "none" {
+                guard let priv = USMPrivacyProtocol(name: text) else {
+                    self.error(privNode, "user '\(name)': priv must be DES, 3DES, AES, AES-192, AES-256, AES-192-C, AES-256-C or none")
+                    continue
+                }
+                guard let auth = user.auth?.protocol else {
+                    self.error(privNode, "user '\(name)': privacy needs authentication ('auth')")
+                    continue
+                }
+                guard let secret = self.key(fields, "priv", user: name, keyLength: auth.keyLength, at: item) else {
+                    valid = false
+                    continue
+                }
+                user.privacy = (priv, secret)
+            }
+            if valid {
+                do {
+                    try user.validate()
+                    users.append(user)
+                } catch {
+                    self.error(item, error.description)
+                }
+            }
+        }
+        return users
+    }
+
+    /// `auth-key` (a passphrase) or `auth-localized-key` (hex, localized to this engine's ID).
+    mutating func key(
+        _ fields: [String: (key: Node, value: Node)],
+        _ kind: String,
+        user: String,
+        keyLength: Int,
+        at item: Node
+    ) -> USMSecret? {
+        let passphrase = fields["\(kind)-key"]
+        let localized = fields["\(kind)-localized-key"]
+        switch (passphrase, localized) {
+        case (let field?, nil):
+            guard let bytes = self.secret(field.value, "user '\(user)': \(kind)-key") else { return nil }
+            guard bytes.count >= USMKeyDerivation.minimumPassphraseLength else {
+                self.error(field.value, "user '\(user)': \(kind)-key is \(bytes.count) characters; at least 8 are required (RFC 3414 §11.2)")
+                return nil
+            }
+            return .passphrase(bytes)
+        case (nil, let field?):
+            guard let bytes = self.secret(field.value, "user '\(user)': \(kind)-localized-key") else { return nil }
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard let key = EngineStateStore.unhex(Substring(text.hasPrefix("0x") ? String(text.dropFirst(2)) : text)),
+                key.count == keyLength
+            else {
+                self.error(field.value, "user '\(user)': \(kind)-localized-key must be \(keyLength) octets in hex")
+                return nil
+            }
+            return .localizedKey(key)
+        case (nil, nil):
+            self.error(item, "user '\(user)': '\(kind)' needs '\(kind)-key' (or '\(kind)-localized-key')")
+            return nil
+        case (_?, let field?):
+            self.error(field.key, "user '\(user)': give '\(kind)-key' or '\(kind)-localized-key', not both")
+            return nil
+        }
+    }
+
+    mutating func backends(_ node: Node) -> [Backend] {
+        guard let items = self.sequence(node, "backends") else { return [] }
+        var backends: [Backend] = []
+        var seen: Set<String> = []
+        for item in items {
+            guard
+                let fields = self.fields(
+                    item, "a backend", allowed: ["name", "address", "version", "community", "timeout", "retries", "simulate"]),
+                let nameNode = self.required(fields, "name", in: "a backend", at: item), let name = self.string(nameNode, "backends.name")
+            else { continue }
+            if !seen.insert(name).inserted { self.error(nameNode, "backend '\(name)' is defined twice") }
+            if let simulate = fields["simulate"] {
+                for other in ["address", "version", "community", "timeout", "retries"] {
+                    if let field = fields[other] { self.error(field.key, "backend '\(name)': '\(other)' does not go with 'simulate'") }
+                }
+                if let path = self.string(simulate.value, "backend '\(name)': simulate") {
+                    let full = path.hasPrefix("/") ? path : self.baseDirectory + "/" + path
+                    if FileManager.default.isReadableFile(atPath: full) {
+                        backends.append(Backend(name: name, kind: .simulated(path: full)))
+                    } else {
+                        self.error(simulate.value, "backend '\(name)': cannot read \(full)")
+                    }
+                }
+                continue
+            }
+            let address = self.required(fields, "address", in: "backend '\(name)'", at: item).flatMap {
+                self.transport($0, "backend '\(name)': address")
+            }
+            var version = SNMPVersion.v2c
+            if let versionNode = fields["version"]?.value, let text = self.string(versionNode, "version") {
+                switch text {
+                case "1": version = .v1
+                case "2c", "2": version = .v2c
+                default: self.error(versionNode, "backend '\(name)': version must be 1 or 2c")
+                }
+            }
+            let community = self.required(fields, "community", in: "backend '\(name)'", at: item).flatMap {
+                self.secret($0, "backend '\(name)': community")
+            }
+            let timeout = fields["timeout"].flatMap { self.duration($0.value, "backend '\(name)': timeout") } ?? 1000
+            let retries = fields["retries"].flatMap { self.integer($0.value, "backend '\(name)': retries", range: 0...10) } ?? 2
+            if let address, let community {
+                backends.append(
+                    Backend(
+                        name: name,
+                        kind: .agent(
+                            address: address, version: version, community: community, timeoutMilliseconds: max(timeout, 1),
+                            retries: retries)))
+            }
+        }
+        return backends
+    }
+
+    mutating func views(_ node: Node) -> [View] {
+        guard let items = self.sequence(node, "views") else { return [] }
+        var views: [View] = []
+        var seen: Set<String> = []
+        for item in items {
+            guard let fields = self.fields(item, "a view", allowed: ["name", "include", "exclude"]),
+                let nameNode = self.required(fields, "name", in: "a view", at: item), let name = self.string(nameNode, "views.name")
+            else { continue }
+            if !seen.insert(name).inserted { self.error(nameNode, "view '\(name)' is defined twice") }
+            if name == "none" { self.error(nameNode, "'none' is reserved: it means no view") }
+            let include = fields["include"].flatMap { self.sequence($0.value, "view '\(name)': include") } ?? []
+            let exclude = fields["exclude"].flatMap { self.sequence($0.value, "view '\(name)': exclude") } ?? []
+            views.append(
+                View(
+                    name: name, include: include.compactMap { self.pattern($0, "view '\(name)': include") },
+                    exclude: exclude.compactMap { self.pattern($0, "view '\(name)': exclude") }))
+        }
+        return views
+    }
+
+    mutating func routes(_ node: Node, users: Set<String>, backends: Set<String>, views: Set<String>) -> [Route] {
+        guard let items = self.sequence(node, "routes") else { return [] }
+        var routes: [Route] = []
+        var seen: Set<String> = []
+        for item in items {
+            guard
+                let fields = self.fields(
+                    item, "a route",
+                    allowed: ["name", "users", "context", "sources", "backend", "read-view", "write-view", "rewrite", "on-timeout"]),
+                let nameNode = self.required(fields, "name", in: "a route", at: item), let name = self.string(nameNode, "routes.name")
+            else { continue }
+            if !seen.insert(name).inserted { self.error(nameNode, "route '\(name)' is defined twice") }
+            var routeUsers: [String] = []
+            if let usersNode = self.required(fields, "users", in: "route '\(name)'", at: item) {
+                for (user, userNode) in self.names(usersNode, "route '\(name)': users") {
+                    if users.contains(user) { routeUsers.append(user) } else { self.error(userNode, "route '\(name)': no user named '\(user)'") }
+                }
+            }
+            var context = Route.ContextMatch.exactly("")
+            if let contextNode = fields["context"]?.value, let text = self.string(contextNode, "route '\(name)': context") {
+                context = text == "*" ? .any : .exactly(text)
+                if text.utf8.count > 32 { self.error(contextNode, "route '\(name)': a context name has at most 32 octets") }
+            }
+            let sources = fields["sources"].flatMap { self.sequence($0.value, "route '\(name)': sources") }?
+                .compactMap { self.prefix($0, "route '\(name)': sources") } ?? []
+            var backend = ""
+            if let backendNode = self.required(fields, "backend", in: "route '\(name)'", at: item),
+                let text = self.string(backendNode, "route '\(name)': backend")
+            {
+                if backends.contains(text) { backend = text } else { self.error(backendNode, "route '\(name)': no backend named '\(text)'") }
+            }
+            func view(_ key: String) -> String? {
+                guard let viewNode = fields[key]?.value, let text = self.string(viewNode, "route '\(name)': \(key)") else { return nil }
+                if text == "none" { return nil }
+                if !views.contains(text) { self.error(viewNode, "route '\(name)': no view named '\(text)'") }
+                return text
+            }
+            let readView = view("read-view")
+            let writeView = view("write-view")
+            var rewrite: [(backend: OID, manager: OID)] = []
+            if let rewriteNode = fields["rewrite"]?.value, let pairs = self.sequence(rewriteNode, "route '\(name)': rewrite") {
+                for pair in pairs {
+                    guard let pairFields = self.fields(pair, "a rewrite", allowed: ["backend", "manager"]),
+                        let b = self.required(pairFields, "backend", in: "a rewrite", at: pair).flatMap({ self.oid($0, "rewrite backend") }),
+                        let m = self.required(pairFields, "manager", in: "a rewrite", at: pair).flatMap({ self.oid($0, "rewrite manager") })
+                    else { continue }
+                    rewrite.append((b, m))
+                }
+            }
+            var onTimeout = Route.TimeoutAction.genErr
+            if let timeoutNode = fields["on-timeout"]?.value, let text = self.string(timeoutNode, "on-timeout") {
+                if let action = Route.TimeoutAction(rawValue: text) {
+                    onTimeout = action
+                } else {
+                    self.error(timeoutNode, "route '\(name)': on-timeout must be genErr or drop")
+                }
+            }
+            routes.append(
+                Route(
+                    name: name, users: routeUsers, context: context, sources: sources, backend: backend, readView: readView,
+                    writeView: writeView, rewrite: rewrite, onTimeout: onTimeout))
+        }
+        return routes
+    }
+
+    mutating func limits(_ node: Node) -> Limits {
+        var limits = Limits()
+        guard let fields = self.fields(node, "limits", allowed: ["max-repetitions", "max-varbinds", "max-pending"]) else { return limits }
+        if let value = fields["max-repetitions"].flatMap({ self.integer($0.value, "limits.max-repetitions", range: 1...10_000) }) {
+            limits.maxRepetitions = value
+        }
+        if let value = fields["max-varbinds"].flatMap({ self.integer($0.value, "limits.max-varbinds", range: 1...10_000) }) {
+            limits.maxVarbinds = value
+        }
+        if let value = fields["max-pending"].flatMap({ self.integer($0.value, "limits.max-pending", range: 1...1_000_000) }) {
+            limits.maxPending = value
+        }
+        return limits
+    }
+}
