@@ -49,14 +49,8 @@ while let argument = arguments.popFirst() {
     case "--state-dir":
         stateDirectory = arguments.popFirst()
     case "--engine-id":
-        guard let text = arguments.popFirst(), text.count % 2 == 0 else { fail("--engine-id needs hex") }
-        var bytes: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { fail("--engine-id needs hex") }
-            bytes.append(byte)
-            index = next
+        guard let text = arguments.popFirst(), let bytes = EngineStateStore.unhex(Substring(text)) else {
+            fail("--engine-id needs hex")
         }
         engineID = bytes
     case "--user":

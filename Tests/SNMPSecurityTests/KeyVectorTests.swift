@@ -9,14 +9,7 @@
 import Testing
 
 func unhex(_ text: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex {
-        let next = text.index(index, offsetBy: 2)
-        bytes.append(UInt8(text[index..<next], radix: 16)!)
-        index = next
-    }
-    return bytes
+    EngineStateStore.unhex(Substring(text))!
 }
 
 func hexString(_ bytes: [UInt8]) -> String {
