@@ -40,6 +40,11 @@ let package = Package(
             name: "SNMPSecurity",
             dependencies: ["SNMPWire", "COpenSSL", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Simulated back ends: snmprec files answered as an SNMPv2c agent would (pure).
+        .target(
+            name: "WardenSimulator",
+            dependencies: ["SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // The configuration file (YAML): parsing and validation, every error with file:line:column.
         .target(
             name: "WardenConfig",
@@ -87,6 +92,10 @@ let package = Package(
                 "SNMPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "WardenSimulatorTests",
+            dependencies: ["WardenSimulator", "SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "WardenConfigTests",

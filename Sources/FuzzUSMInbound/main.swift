@@ -5,12 +5,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOCore
 import SNMPSecurity
 import SNMPWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// libFuzzer entry point: arbitrary bytes into the authoritative USM engine. Messages that decode
 /// are re-signed with the user's key when they name a known user, so the fuzzer also reaches
@@ -25,7 +26,10 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
 /// Called by libFuzzer before fuzzing: with `FUZZ_USM_SEEDS=DIR` in the environment, writes one
 /// valid request per user there (the seed corpus `scripts/fuzz.sh` starts from).
 @_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+public func initialize(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
+) -> CInt {
     guard let directory = getenv("FUZZ_USM_SEEDS").map({ String(cString: $0) }) else { return 0 }
     for (index, seed) in FuzzUSMInboundCheck.seedRequests().enumerated() {
         let path = "\(directory)/seed-\(index)"

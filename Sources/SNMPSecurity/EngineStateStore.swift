@@ -58,7 +58,8 @@ public enum EngineStateStore {
     ///
     /// - Parameter configuredEngineID: an engine ID from the configuration; it replaces a stored one
     ///   (boots then restart at 1, as the RFC allows for a new engine ID), and is stored.
-    public static func start(stateDirectory: String, configuredEngineID: [UInt8]?) throws(StateError) -> EngineIdentity {
+    public static func start(stateDirectory: String, configuredEngineID: [UInt8]?) throws(StateError) -> EngineIdentity
+    {
         if let configured = configuredEngineID, !EngineIdentity.isValid(engineID: configured) {
             throw StateError(description: "engine id must be 5 to 32 octets, not all zeros or all ones (RFC 3411)")
         }
@@ -72,7 +73,9 @@ public enum EngineStateStore {
             } else {
                 guard stored.boots < EngineIdentity.maximumBoots else {
                     throw StateError(
-                        description: "\(path): engineBoots reached 2^31-1 and is latched (RFC 3414 §2.2.2); configure a new engine id")
+                        description:
+                            "\(path): engineBoots reached 2^31-1 and is latched (RFC 3414 §2.2.2); configure a new engine id"
+                    )
                 }
                 identity = EngineIdentity(engineID: stored.engineID, boots: stored.boots + 1)
             }
@@ -89,7 +92,9 @@ public enum EngineStateStore {
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let fields = line.split(separator: " ")
             if fields.isEmpty { continue }
-            guard fields.count == 2 else { throw StateError(description: "\(path):\(number + 1): expected `key value`") }
+            guard fields.count == 2 else {
+                throw StateError(description: "\(path):\(number + 1): expected `key value`")
+            }
             switch fields[0] {
             case "engineID":
                 guard let bytes = Self.unhex(fields[1]), EngineIdentity.isValid(engineID: bytes) else {
@@ -98,7 +103,9 @@ public enum EngineStateStore {
                 engineID = bytes
             case "engineBoots":
                 guard let value = Int32(fields[1]), value >= 1 else {
-                    throw StateError(description: "\(path):\(number + 1): engineBoots is not a number from 1 to 2147483647")
+                    throw StateError(
+                        description: "\(path):\(number + 1): engineBoots is not a number from 1 to 2147483647"
+                    )
                 }
                 boots = value
             default:
@@ -106,7 +113,10 @@ public enum EngineStateStore {
             }
         }
         guard let engineID, let boots else {
-            throw StateError(description: "\(path): corrupt state file (needs engineID and engineBoots); refusing to reset engineBoots")
+            throw StateError(
+                description:
+                    "\(path): corrupt state file (needs engineID and engineBoots); refusing to reset engineBoots"
+            )
         }
         return EngineIdentity(engineID: engineID, boots: boots)
     }
@@ -135,7 +145,9 @@ public enum EngineStateStore {
             guard (info.st_mode & S_IFMT) == S_IFDIR else { throw StateError(description: "\(path): not a directory") }
             return
         }
-        guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw Self.errnoText("cannot create state directory", path) }
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw Self.errnoText("cannot create state directory", path)
+        }
     }
 
     private static func readFile(_ path: String) throws(StateError) -> String? {
@@ -152,7 +164,9 @@ public enum EngineStateStore {
             if n < 0 { throw Self.errnoText("cannot read", path) }
             if n == 0 { break }
             bytes += chunk[0..<n]
-            if bytes.count > 65536 { throw StateError(description: "\(path): state file too large; refusing to reset engineBoots") }
+            if bytes.count > 65536 {
+                throw StateError(description: "\(path): state file too large; refusing to reset engineBoots")
+            }
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw StateError(description: "\(path): state file is not text; refusing to reset engineBoots")
@@ -162,7 +176,8 @@ public enum EngineStateStore {
 
     private static func write(_ identity: EngineIdentity, path: String, directory: String) throws(StateError) {
         let temporary = path + ".tmp"
-        let text = "engineID \(identity.engineID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())\nengineBoots \(identity.boots)\n"
+        let text =
+            "engineID \(identity.engineID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())\nengineBoots \(identity.boots)\n"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         guard fd >= 0 else { throw Self.errnoText("cannot write", temporary) }
         let bytes = Array(text.utf8)

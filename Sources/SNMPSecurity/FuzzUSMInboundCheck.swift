@@ -21,16 +21,23 @@ public enum FuzzUSMInboundCheck {
             USMUserConfiguration(name: "auth", auth: (.sha1, .passphrase("authpass-fuzz"))),
         ]
         + USMPrivacyProtocol.allCases.map {
-            USMUserConfiguration(name: $0.rawValue, auth: (.sha256, .passphrase("authpass-fuzz")), privacy: ($0, .passphrase("privpass-fuzz")))
+            USMUserConfiguration(
+                name: $0.rawValue,
+                auth: (.sha256, .passphrase("authpass-fuzz")),
+                privacy: ($0, .passphrase("privpass-fuzz"))
+            )
         }
 
     nonisolated(unsafe) private static var engine = try! USMAuthoritativeEngine(
-        identity: EngineIdentity(engineID: engineID, boots: 3), users: users)
+        identity: EngineIdentity(engineID: engineID, boots: 3),
+        users: users
+    )
     nonisolated(unsafe) private static var keys: [ByteBuffer: USMLocalizedUser] = Dictionary(
         uniqueKeysWithValues: users.map { user in
             let localized = try! user.localized(to: engineID)
             return (localized.nameBytes, localized)
-        })
+        }
+    )
 
     /// What the engine made of an input.
     public enum Outcome: Hashable, Sendable {
@@ -59,15 +66,22 @@ public enum FuzzUSMInboundCheck {
         switch Self.engine.receive(message, datagram: datagram, engineTime: message.usm?.authoritativeEngineTime ?? 0) {
         case .accept(let request):
             var out = ByteBuffer()
-            let response = PDU(type: .response, requestID: request.scopedPDU.pdu.requestID, varbinds: request.scopedPDU.pdu.varbinds)
+            let response = PDU(
+                type: .response,
+                requestID: request.scopedPDU.pdu.requestID,
+                varbinds: request.scopedPDU.pdu.varbinds
+            )
             if Self.engine.encodeResponse(response, to: request.state, engineTime: 0, into: &out) {
                 precondition(out.readableBytes <= max(Int(request.state.maxSize), 0), "response larger than msgMaxSize")
-                guard case .v3 = try? SNMPMessage(decoding: out) else { preconditionFailure("response does not decode") }
+                guard case .v3 = try? SNMPMessage(decoding: out) else {
+                    preconditionFailure("response does not decode")
+                }
             }
             return .accepted
         case .report(let report, let kind):
             guard case .v3(let reply) = try? SNMPMessage(decoding: report), let scoped = reply.scopedPDU,
-                scoped.pdu.type == .report, scoped.pdu.varbinds.first?.oid == kind.oid, reply.messageID == message.messageID
+                scoped.pdu.type == .report, scoped.pdu.varbinds.first?.oid == kind.oid,
+                reply.messageID == message.messageID
             else { preconditionFailure("malformed Report") }
             return .reported
         case .drop:
@@ -84,8 +98,10 @@ extension FuzzUSMInboundCheck {
             try! client.synchronise(engineID: Self.engineID, boots: 3, time: 100, now: 0)
             var out = ByteBuffer()
             let pdu = PDU(
-                type: index % 2 == 0 ? .get : .getBulk, requestID: Int32(index),
-                varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0"), VarBind(oid: "1.3.6.1.2.1.2.2.1.10")])
+                type: index % 2 == 0 ? .get : .getBulk,
+                requestID: Int32(index),
+                varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0"), VarBind(oid: "1.3.6.1.2.1.2.2.1.10")]
+            )
             client.encodeRequest(pdu, messageID: Int32(index + 1), now: 0, into: &out)
             return out
         } + [USMClient.discoveryRequest(messageID: 99, requestID: 99)]

@@ -40,7 +40,8 @@ final class HMACAuthenticator {
 
     /// The truncated MAC of `message`, where the `zeroed` range (the authentication parameters) is
     /// taken as zeros whatever it holds; written to `output`, which has ``USMAuthProtocol/macLength`` bytes.
-    func mac(_ message: UnsafeRawBufferPointer, zeroing zeroed: Range<Int>, into output: UnsafeMutableRawBufferPointer) {
+    func mac(_ message: UnsafeRawBufferPointer, zeroing zeroed: Range<Int>, into output: UnsafeMutableRawBufferPointer)
+    {
         precondition(output.count == self.auth.macLength && zeroed.upperBound <= message.count)
         precondition(EVP_MAC_init(self.context, nil, 0, nil) == 1)
         let base = message.baseAddress!

@@ -52,7 +52,9 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
         guard let context = OSSL_LIB_CTX_new() else { throw USMCryptoError("OSSL_LIB_CTX_new") }
         self.libraryContext = context
         // The default provider must be loaded explicitly once a context loads any provider.
-        guard OSSL_PROVIDER_load(context, "default") != nil else { throw USMCryptoError("loading the default provider") }
+        guard OSSL_PROVIDER_load(context, "default") != nil else {
+            throw USMCryptoError("loading the default provider")
+        }
         let legacyLoaded = OSSL_PROVIDER_load(context, "legacy") != nil
         ERR_clear_error()
         guard let hmac = EVP_MAC_fetch(context, "HMAC", nil) else { throw USMCryptoError("EVP_MAC_fetch(HMAC)") }
@@ -67,7 +69,8 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
         self.digests = digests
         var ciphers: [String: OpaquePointer] = [:]
         var errors: [String: String] = [:]
-        for priv in USMPrivacyProtocol.allCases where ciphers[priv.cipherName] == nil && errors[priv.cipherName] == nil {
+        for priv in USMPrivacyProtocol.allCases where ciphers[priv.cipherName] == nil && errors[priv.cipherName] == nil
+        {
             if let cipher = EVP_CIPHER_fetch(context, priv.cipherName, nil) {
                 ciphers[priv.cipherName] = cipher
             } else {

@@ -51,7 +51,12 @@ final class PrivacyCipher {
 
     /// The IV for a message: AES uses boots ‖ time ‖ salt (RFC 3826 §3.1.2.1), DES and 3DES the
     /// pre-IV XOR the salt.
-    private func iv(boots: Int32, time: Int32, salt: UnsafeRawBufferPointer, into iv: UnsafeMutableRawBufferPointer) -> Int {
+    private func iv(
+        boots: Int32,
+        time: Int32,
+        salt: UnsafeRawBufferPointer,
+        into iv: UnsafeMutableRawBufferPointer
+    ) -> Int {
         if self.priv.isBlockChained {
             for i in 0..<8 { iv[i] = self.preIV[i] ^ salt[i] }
             return 8
@@ -103,12 +108,22 @@ final class PrivacyCipher {
             if input.count > 0 {
                 precondition(
                     EVP_CipherUpdate(
-                        context, output.baseAddress!.assumingMemoryBound(to: UInt8.self), &written,
-                        input.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(input.count)) == 1)
+                        context,
+                        output.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        &written,
+                        input.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        Int32(input.count)
+                    ) == 1
+                )
             }
             var final: Int32 = 0
             precondition(
-                EVP_CipherFinal_ex(context, output.baseAddress!.assumingMemoryBound(to: UInt8.self) + Int(written), &final) == 1)
+                EVP_CipherFinal_ex(
+                    context,
+                    output.baseAddress!.assumingMemoryBound(to: UInt8.self) + Int(written),
+                    &final
+                ) == 1
+            )
             return Int(written + final)
         }
     }

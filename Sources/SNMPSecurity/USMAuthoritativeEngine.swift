@@ -117,7 +117,8 @@ public struct USMAuthoritativeEngine {
     /// - Parameters:
     ///   - datagram: the bytes `message` was decoded from (the MAC covers them).
     ///   - engineTime: snmpEngineTime now, in seconds since this engine's boot.
-    public mutating func receive(_ message: SNMPv3Message, datagram: ByteBuffer, engineTime: Int32) -> USMInboundAction {
+    public mutating func receive(_ message: SNMPv3Message, datagram: ByteBuffer, engineTime: Int32) -> USMInboundAction
+    {
         guard let level = USMSecurityLevel(flags: message.flags) else {
             self.statistics.invalidMsgs &+= 1
             return .drop(.invalidFlags)
@@ -170,8 +171,12 @@ public struct USMAuthoritativeEngine {
                 encrypted.withUnsafeReadableBytes { input in
                     usm.privacyParameters.withUnsafeReadableBytes { salt in
                         cipher.decrypt(
-                            input, boots: usm.authoritativeEngineBoots, time: usm.authoritativeEngineTime, salt: salt,
-                            into: output)!
+                            input,
+                            boots: usm.authoritativeEngineBoots,
+                            time: usm.authoritativeEngineTime,
+                            salt: salt,
+                            into: output
+                        )!
                     }
                 }
             }
@@ -191,8 +196,13 @@ public struct USMAuthoritativeEngine {
             scoped = plain
         }
         let state = USMRequestState(
-            messageID: message.messageID, maxSize: message.maxSize, level: level, userName: user.nameBytes,
-            contextEngineID: scoped.contextEngineID, contextName: scoped.contextName)
+            messageID: message.messageID,
+            maxSize: message.maxSize,
+            level: level,
+            userName: user.nameBytes,
+            contextEngineID: scoped.contextEngineID,
+            contextName: scoped.contextName
+        )
         return .accept(USMIncomingRequest(scopedPDU: scoped, state: state))
     }
 
@@ -207,14 +217,23 @@ public struct USMAuthoritativeEngine {
         guard message.flags.contains(.reportable) else { return .drop(.notReportable(kind)) }
         let request = message.scopedPDU
         let pdu = PDU(
-            type: .report, requestID: request?.pdu.requestID ?? 0,
-            varbinds: [VarBind(oid: kind.oid, value: .counter32(value))])
+            type: .report,
+            requestID: request?.pdu.requestID ?? 0,
+            varbinds: [VarBind(oid: kind.oid, value: .counter32(value))]
+        )
         let scoped = ScopedPDU(
-            contextEngineID: self.engineIDBuffer, contextName: request?.contextName ?? ByteBuffer(), pdu: pdu)
+            contextEngineID: self.engineIDBuffer,
+            contextName: request?.contextName ?? ByteBuffer(),
+            pdu: pdu
+        )
         let state = USMRequestState(
-            messageID: message.messageID, maxSize: Self.maximumMessageSize,
-            level: user == nil ? .noAuthNoPriv : .authNoPriv, userName: message.usm?.userName ?? ByteBuffer(),
-            contextEngineID: scoped.contextEngineID, contextName: scoped.contextName)
+            messageID: message.messageID,
+            maxSize: Self.maximumMessageSize,
+            level: user == nil ? .noAuthNoPriv : .authNoPriv,
+            userName: message.usm?.userName ?? ByteBuffer(),
+            contextEngineID: scoped.contextEngineID,
+            contextName: scoped.contextName
+        )
         var out = ByteBuffer()
         self.encode(scoped, state: state, user: user, engineTime: engineTime, into: &out)
         return .report(out, kind)
@@ -276,7 +295,8 @@ public struct USMAuthoritativeEngine {
             let length = cipher.ciphertextLength(plaintext: self.plaintext.readableBytes)
             // CBC: pad with zeros to the block (RFC 3414 §8.1.1.2).
             self.plaintext.writeRepeatingByte(0, count: length - self.plaintext.readableBytes)
-            let salt = cipher.priv.isBlockChained
+            let salt =
+                cipher.priv.isBlockChained
                 ? UInt64(UInt32(bitPattern: boots)) << 32 | UInt64(self.salts.next32())
                 : self.salts.next64()
             self.salt.clear()
@@ -297,23 +317,35 @@ public struct USMAuthoritativeEngine {
         }
         let macLength = state.level == .noAuthNoPriv ? 0 : (user?.auth?.macLength ?? 0)
         let message = SNMPv3Message(
-            messageID: state.messageID, maxSize: Self.maximumMessageSize, flags: state.level.flags,
+            messageID: state.messageID,
+            maxSize: Self.maximumMessageSize,
+            flags: state.level.flags,
             securityParameters: .usm(
                 USMSecurityParameters(
-                    authoritativeEngineID: self.engineIDBuffer, authoritativeEngineBoots: boots,
-                    authoritativeEngineTime: engineTime, userName: state.userName,
+                    authoritativeEngineID: self.engineIDBuffer,
+                    authoritativeEngineBoots: boots,
+                    authoritativeEngineTime: engineTime,
+                    userName: state.userName,
                     authenticationParameters: USMZeros.buffer(count: macLength),
-                    privacyParameters: privacyParameters)),
-            data: data)
+                    privacyParameters: privacyParameters
+                )
+            ),
+            data: data
+        )
         let start = buffer.writerIndex
         let (written, layout) = buffer.writeSNMPv3Message(message)
-        if let authenticator = user?.authenticator, state.level != .noAuthNoPriv, let range = layout.authenticationParameters {
+        if let authenticator = user?.authenticator, state.level != .noAuthNoPriv,
+            let range = layout.authenticationParameters
+        {
             let macRange = (start + range.lowerBound)..<(start + range.upperBound)
             let readerIndex = buffer.readerIndex
             buffer.withUnsafeMutableReadableBytes { bytes in
-                let message = UnsafeRawBufferPointer(rebasing: bytes[(start - readerIndex)..<(start - readerIndex + written)])
+                let message = UnsafeRawBufferPointer(
+                    rebasing: bytes[(start - readerIndex)..<(start - readerIndex + written)]
+                )
                 let mac = UnsafeMutableRawBufferPointer(
-                    rebasing: bytes[(macRange.lowerBound - readerIndex)..<(macRange.upperBound - readerIndex)])
+                    rebasing: bytes[(macRange.lowerBound - readerIndex)..<(macRange.upperBound - readerIndex)]
+                )
                 authenticator.mac(message, zeroing: range, into: mac)
             }
         }

@@ -55,15 +55,25 @@ public struct USMClient {
     /// a Get with no varbinds. The agent answers with a usmStatsUnknownEngineIDs Report.
     public static func discoveryRequest(messageID: Int32, requestID: Int32) -> ByteBuffer {
         let message = SNMPv3Message(
-            messageID: messageID, maxSize: USMAuthoritativeEngine.maximumMessageSize, flags: .reportable,
+            messageID: messageID,
+            maxSize: USMAuthoritativeEngine.maximumMessageSize,
+            flags: .reportable,
             securityParameters: .usm(
                 USMSecurityParameters(
-                    authoritativeEngineID: ByteBuffer(), authoritativeEngineBoots: 0, authoritativeEngineTime: 0,
-                    userName: ByteBuffer())),
+                    authoritativeEngineID: ByteBuffer(),
+                    authoritativeEngineBoots: 0,
+                    authoritativeEngineTime: 0,
+                    userName: ByteBuffer()
+                )
+            ),
             data: .plaintext(
                 ScopedPDU(
-                    contextEngineID: ByteBuffer(), contextName: ByteBuffer(),
-                    pdu: PDU(type: .get, requestID: requestID, varbinds: []))))
+                    contextEngineID: ByteBuffer(),
+                    contextName: ByteBuffer(),
+                    pdu: PDU(type: .get, requestID: requestID, varbinds: [])
+                )
+            )
+        )
         var out = ByteBuffer()
         out.writeSNMPv3Message(message)
         return out
@@ -103,7 +113,8 @@ public struct USMClient {
             plaintext.writeScopedPDU(scoped)
             let length = cipher.ciphertextLength(plaintext: plaintext.readableBytes)
             plaintext.writeRepeatingByte(0, count: length - plaintext.readableBytes)
-            let salt = cipher.priv.isBlockChained
+            let salt =
+                cipher.priv.isBlockChained
                 ? UInt64(UInt32(bitPattern: self.boots)) << 32 | UInt64(self.salts.next32()) : self.salts.next64()
             privacyParameters.writeInteger(salt)
             var ciphertext = ByteBuffer()
@@ -119,23 +130,32 @@ public struct USMClient {
         }
         let macLength = self.level == .noAuthNoPriv ? 0 : keys.auth!.macLength
         let message = SNMPv3Message(
-            messageID: messageID, maxSize: USMAuthoritativeEngine.maximumMessageSize,
+            messageID: messageID,
+            maxSize: USMAuthoritativeEngine.maximumMessageSize,
             flags: self.level.flags.union(pdu.type.isConfirmed ? .reportable : []),
             securityParameters: .usm(
                 USMSecurityParameters(
                     authoritativeEngineID: engineIDBuffer,
                     authoritativeEngineBoots: self.level == .noAuthNoPriv ? 0 : self.boots,
-                    authoritativeEngineTime: self.level == .noAuthNoPriv ? 0 : time, userName: keys.nameBytes,
-                    authenticationParameters: USMZeros.buffer(count: macLength), privacyParameters: privacyParameters)),
-            data: data)
+                    authoritativeEngineTime: self.level == .noAuthNoPriv ? 0 : time,
+                    userName: keys.nameBytes,
+                    authenticationParameters: USMZeros.buffer(count: macLength),
+                    privacyParameters: privacyParameters
+                )
+            ),
+            data: data
+        )
         let start = buffer.writerIndex
         let (written, layout) = buffer.writeSNMPv3Message(message)
-        if self.level != .noAuthNoPriv, let authenticator = keys.authenticator, let range = layout.authenticationParameters {
+        if self.level != .noAuthNoPriv, let authenticator = keys.authenticator,
+            let range = layout.authenticationParameters
+        {
             let offset = start - buffer.readerIndex
             buffer.withUnsafeMutableReadableBytes { bytes in
                 let whole = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + written)])
                 let mac = UnsafeMutableRawBufferPointer(
-                    rebasing: bytes[(offset + range.lowerBound)..<(offset + range.upperBound)])
+                    rebasing: bytes[(offset + range.lowerBound)..<(offset + range.upperBound)]
+                )
                 authenticator.mac(whole, zeroing: range, into: mac)
             }
         }
@@ -163,14 +183,20 @@ public struct USMClient {
                 if kind == .unknownEngineIDs, self.engineID == nil || self.engineID == engineID {
                     do {
                         try self.synchronise(
-                            engineID: engineID, boots: usm.authoritativeEngineBoots, time: usm.authoritativeEngineTime, now: now)
+                            engineID: engineID,
+                            boots: usm.authoritativeEngineBoots,
+                            time: usm.authoritativeEngineTime,
+                            now: now
+                        )
                     } catch {
                         return .invalid("\(error)")
                     }
                 }
                 return .report(messageID: message.messageID, kind, scoped)
             }
-            guard self.level == .noAuthNoPriv else { return .invalid("unauthenticated response to an authenticated request") }
+            guard self.level == .noAuthNoPriv else {
+                return .invalid("unauthenticated response to an authenticated request")
+            }
             return .response(messageID: message.messageID, scoped)
         }
 
@@ -184,7 +210,8 @@ public struct USMClient {
         let msgBoots = usm.authoritativeEngineBoots
         let msgTime = usm.authoritativeEngineTime
         let isTimeReport: Bool = {
-            guard let scoped = message.scopedPDU, scoped.pdu.type == .report, let first = scoped.pdu.varbinds.first else {
+            guard let scoped = message.scopedPDU, scoped.pdu.type == .report, let first = scoped.pdu.varbinds.first
+            else {
                 return false
             }
             return USMReportKind(reportOID: first.oid) == .notInTimeWindows
@@ -214,7 +241,9 @@ public struct USMClient {
             guard level == .authPriv, let cipher = keys.cipher, usm.privacyParameters.readableBytes == 8 else {
                 return .invalid("cannot decrypt")
             }
-            guard !cipher.priv.isBlockChained || encrypted.readableBytes % 8 == 0 else { return .invalid("decryption error") }
+            guard !cipher.priv.isBlockChained || encrypted.readableBytes % 8 == 0 else {
+                return .invalid("decryption error")
+            }
             var plaintext = ByteBuffer()
             plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: encrypted.readableBytes) { output in
                 encrypted.withUnsafeReadableBytes { input in

@@ -87,11 +87,15 @@ public struct USMUserConfiguration: Hashable, Sendable {
         case .passphrase(let bytes):
             guard bytes.count >= USMKeyDerivation.minimumPassphraseLength else {
                 throw USMUserError(
-                    description: "user \(user): \(what) passphrase is \(bytes.count) characters; at least 8 are required (RFC 3414 §11.2)")
+                    description:
+                        "user \(user): \(what) passphrase is \(bytes.count) characters; at least 8 are required (RFC 3414 §11.2)"
+                )
             }
         case .localizedKey(let key):
             guard key.count == keyLength else {
-                throw USMUserError(description: "user \(user): localized \(what) key must be \(keyLength) octets, not \(key.count)")
+                throw USMUserError(
+                    description: "user \(user): localized \(what) key must be \(keyLength) octets, not \(key.count)"
+                )
             }
         }
     }
@@ -109,13 +113,22 @@ public struct USMUserConfiguration: Hashable, Sendable {
             }
         }
         return try USMLocalizedUser(
-            name: self.name, auth: self.authProtocol, authKey: authKey, priv: self.privProtocol, privKey: privKey)
+            name: self.name,
+            auth: self.authProtocol,
+            authKey: authKey,
+            priv: self.privProtocol,
+            privKey: privKey
+        )
     }
 
     private static func localize(_ secret: USMSecret, auth: USMAuthProtocol, engineID: [UInt8]) -> [UInt8] {
         switch secret {
         case .passphrase(let passphrase):
-            return USMKeyDerivation.localize(USMKeyDerivation.unsafePasswordToKey(passphrase, auth), engineID: engineID, auth)
+            return USMKeyDerivation.localize(
+                USMKeyDerivation.unsafePasswordToKey(passphrase, auth),
+                engineID: engineID,
+                auth
+            )
         case .localizedKey(let key):
             return key
         }
@@ -155,7 +168,13 @@ public final class USMLocalizedUser {
     let authenticator: HMACAuthenticator?
     let cipher: PrivacyCipher?
 
-    init(name: String, auth: USMAuthProtocol?, authKey: [UInt8]?, priv: USMPrivacyProtocol?, privKey: [UInt8]?) throws(USMUserError) {
+    init(
+        name: String,
+        auth: USMAuthProtocol?,
+        authKey: [UInt8]?,
+        priv: USMPrivacyProtocol?,
+        privKey: [UInt8]?
+    ) throws(USMUserError) {
         self.name = name
         self.nameBytes = ByteBuffer(string: name)
         self.auth = auth
@@ -186,6 +205,12 @@ public final class USMLocalizedUser {
     /// Fresh OpenSSL contexts for the same keys.
     public func copy() -> USMLocalizedUser {
         // The keys were accepted once; only context creation can fail, and it did not.
-        try! USMLocalizedUser(name: self.name, auth: self.auth, authKey: self.authKey, priv: self.priv, privKey: self.privKey)
+        try! USMLocalizedUser(
+            name: self.name,
+            auth: self.auth,
+            authKey: self.authKey,
+            priv: self.priv,
+            privKey: self.privKey
+        )
     }
 }

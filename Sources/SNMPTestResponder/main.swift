@@ -15,12 +15,13 @@
 // socket is bound, then serves until killed. One thread, blocking sockets: this is a test peer,
 // not the gateway.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOCore
 import SNMPSecurity
 import SNMPWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 func fail(_ message: String) -> Never {
     let text = "SNMPTestResponder: \(message)\n"
@@ -127,7 +128,9 @@ func answer(_ request: PDU, uptime: Int32) -> PDU {
             if let next = objects.first(where: { $0.0 > varbind.oid }) { return VarBind(oid: next.0, value: next.1) }
             return VarBind(oid: varbind.oid, value: .endOfMibView)
         default:
-            if let found = objects.first(where: { $0.0 == varbind.oid }) { return VarBind(oid: found.0, value: found.1) }
+            if let found = objects.first(where: { $0.0 == varbind.oid }) {
+                return VarBind(oid: found.0, value: found.1)
+            }
             return VarBind(oid: varbind.oid, value: .noSuchObject)
         }
     }
@@ -139,7 +142,9 @@ while true {
     var peer = sockaddr_storage()
     var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
     let count = withUnsafeMutablePointer(to: &peer) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &receiveBuffer, receiveBuffer.count, 0, $0, &peerLength) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            recvfrom(fd, &receiveBuffer, receiveBuffer.count, 0, $0, &peerLength)
+        }
     }
     if count < 0 {
         if errno == EAGAIN || errno == EWOULDBLOCK {
@@ -158,7 +163,14 @@ while true {
     switch engine.receive(message, datagram: datagram, engineTime: engineTime()) {
     case .accept(let request):
         guard request.scopedPDU.pdu.type == .get || request.scopedPDU.pdu.type == .getNext else { continue }
-        guard engine.encodeResponse(answer(request.scopedPDU.pdu, uptime: engineTime()), to: request.state, engineTime: engineTime(), into: &reply) else {
+        guard
+            engine.encodeResponse(
+                answer(request.scopedPDU.pdu, uptime: engineTime()),
+                to: request.state,
+                engineTime: engineTime(),
+                into: &reply
+            )
+        else {
             continue
         }
     case .report(let report, _):
@@ -168,7 +180,9 @@ while true {
     }
     _ = reply.withUnsafeReadableBytes { bytes in
         withUnsafePointer(to: &peer) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, peerLength) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, bytes.baseAddress, bytes.count, 0, $0, peerLength)
+            }
         }
     }
 }

@@ -61,7 +61,9 @@ extension AddressPrefix {
     init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 1 || parts.count == 2 else { return nil }
-        guard let address = AddressLiteral.ipv4(String(parts[0])) ?? AddressLiteral.ipv6(String(parts[0])) else { return nil }
+        guard let address = AddressLiteral.ipv4(String(parts[0])) ?? AddressLiteral.ipv6(String(parts[0])) else {
+            return nil
+        }
         var length = address.count * 8
         if parts.count == 2 {
             guard let value = Int(parts[1]), value >= 0, value <= address.count * 8 else { return nil }

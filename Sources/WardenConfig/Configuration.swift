@@ -45,7 +45,13 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
 /// `backends:`: an agent that speaks SNMPv1 or SNMPv2c, or a simulated one.
 public struct Backend: Hashable, Sendable {
     public enum Kind: Hashable, Sendable {
-        case agent(address: TransportAddress, version: SNMPVersion, community: [UInt8], timeoutMilliseconds: Int, retries: Int)
+        case agent(
+            address: TransportAddress,
+            version: SNMPVersion,
+            community: [UInt8],
+            timeoutMilliseconds: Int,
+            retries: Int
+        )
         /// Answers from an snmprec file (snmpsim's `OID|TAG|VALUE`).
         case simulated(path: String)
     }
@@ -125,7 +131,8 @@ public struct Route: Hashable, Sendable {
     public static func == (lhs: Route, rhs: Route) -> Bool {
         lhs.name == rhs.name && lhs.users == rhs.users && lhs.context == rhs.context && lhs.sources == rhs.sources
             && lhs.backend == rhs.backend && lhs.readView == rhs.readView && lhs.writeView == rhs.writeView
-            && lhs.rewrite.map(\.backend) == rhs.rewrite.map(\.backend) && lhs.rewrite.map(\.manager) == rhs.rewrite.map(\.manager)
+            && lhs.rewrite.map(\.backend) == rhs.rewrite.map(\.backend)
+            && lhs.rewrite.map(\.manager) == rhs.rewrite.map(\.manager)
             && lhs.onTimeout == rhs.onTimeout
     }
 

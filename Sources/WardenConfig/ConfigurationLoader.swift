@@ -21,8 +21,11 @@ public enum ConfigurationLoader {
         path: String,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigurationErrors) -> WardenConfiguration {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigurationErrors(errors: [ConfigurationError(file: path, line: 1, column: 1, message: "cannot read the file")])
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
+            throw ConfigurationErrors(errors: [
+                ConfigurationError(file: path, line: 1, column: 1, message: "cannot read the file")
+            ])
         }
         let directory = (path as NSString).deletingLastPathComponent
         return try Self.parse(yaml: text, file: path, environment: environment, baseDirectory: directory)
@@ -45,7 +48,9 @@ public enum ConfigurationLoader {
             throw ConfigurationErrors(errors: [ConfigurationError(file: file, line: 1, column: 1, message: "\(error)")])
         }
         guard let root else {
-            throw ConfigurationErrors(errors: [ConfigurationError(file: file, line: 1, column: 1, message: "the file is empty")])
+            throw ConfigurationErrors(errors: [
+                ConfigurationError(file: file, line: 1, column: 1, message: "the file is empty")
+            ])
         }
         let configuration = walker.configuration(root)
         if !walker.errors.isEmpty || configuration == nil {
@@ -70,8 +75,14 @@ struct Walker {
 
     func syntaxError(_ error: YamlError) -> ConfigurationError {
         switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            return ConfigurationError(file: self.file, line: mark.line, column: mark.column, message: "YAML: \(problem)")
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return ConfigurationError(
+                file: self.file,
+                line: mark.line,
+                column: mark.column,
+                message: "YAML: \(problem)"
+            )
         default:
             return ConfigurationError(file: self.file, line: 1, column: 1, message: "YAML: \(error)")
         }
@@ -79,7 +90,9 @@ struct Walker {
 
     mutating func error(_ node: Node?, _ message: String) {
         let mark = node?.mark
-        self.errors.append(ConfigurationError(file: self.file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
+        self.errors.append(
+            ConfigurationError(file: self.file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message)
+        )
     }
 
     // MARK: - Shapes
@@ -131,7 +144,12 @@ struct Walker {
         return value
     }
 
-    mutating func required(_ fields: [String: (key: Node, value: Node)], _ key: String, in what: String, at node: Node) -> Node? {
+    mutating func required(
+        _ fields: [String: (key: Node, value: Node)],
+        _ key: String,
+        in what: String,
+        at node: Node
+    ) -> Node? {
         if let field = fields[key] { return field.value }
         self.error(node, "\(what) needs '\(key)'")
         return nil
@@ -233,7 +251,10 @@ extension Walker {
     mutating func configuration(_ root: Node) -> WardenConfiguration? {
         guard
             let top = self.fields(
-                root, "the configuration", allowed: ["engine", "listen", "users", "backends", "views", "routes", "limits"])
+                root,
+                "the configuration",
+                allowed: ["engine", "listen", "users", "backends", "views", "routes", "limits"]
+            )
         else { return nil }
 
         var engine = EngineSettings(engineID: nil, stateDirectory: self.baseDirectory + "/state")
@@ -264,14 +285,27 @@ extension Walker {
         let views = top["views"].map { self.views($0.value) } ?? []
         let limits = top["limits"].map { self.limits($0.value) } ?? Limits()
         // References are checked against every name defined, valid or not: one error per mistake.
-        let routes = top["routes"].map {
-            self.routes(
-                $0.value, users: Self.definedNames(top["users"]?.value), backends: Self.definedNames(top["backends"]?.value),
-                views: Self.definedNames(top["views"]?.value))
-        } ?? []
-        if top["routes"] == nil { self.error(root, "the configuration needs 'routes' (without a route nothing is forwarded)") }
+        let routes =
+            top["routes"].map {
+                self.routes(
+                    $0.value,
+                    users: Self.definedNames(top["users"]?.value),
+                    backends: Self.definedNames(top["backends"]?.value),
+                    views: Self.definedNames(top["views"]?.value)
+                )
+            } ?? []
+        if top["routes"] == nil {
+            self.error(root, "the configuration needs 'routes' (without a route nothing is forwarded)")
+        }
         return WardenConfiguration(
-            engine: engine, listen: listen, users: users, backends: backends, views: views, routes: routes, limits: limits)
+            engine: engine,
+            listen: listen,
+            users: users,
+            backends: backends,
+            views: views,
+            routes: routes,
+            limits: limits
+        )
     }
 
     /// The `name:` of every mapping in a list section.
@@ -287,8 +321,14 @@ extension Walker {
         for item in items {
             guard
                 let fields = self.fields(
-                    item, "a user", allowed: ["name", "auth", "auth-key", "auth-localized-key", "priv", "priv-key", "priv-localized-key"]),
-                let nameNode = self.required(fields, "name", in: "a user", at: item), let name = self.string(nameNode, "users.name")
+                    item,
+                    "a user",
+                    allowed: [
+                        "name", "auth", "auth-key", "auth-localized-key", "priv", "priv-key", "priv-localized-key",
+                    ]
+                ),
+                let nameNode = self.required(fields, "name", in: "a user", at: item),
+                let name = self.string(nameNode, "users.name")
             else { continue }
             guard !name.isEmpty, name.utf8.count <= 32 else {
                 self.error(nameNode, "user name must be 1 to 32 octets")
@@ -311,9 +351,14 @@ extension Walker {
                 self.error(item, "user '\(name)': a key without 'auth'")
                 valid = false
             }
-            if let privNode = fields["priv"]?.value, let text = self.string(privNode, "users.priv"), text.lowercased() != "none" {
+            if let privNode = fields["priv"]?.value, let text = self.string(privNode, "users.priv"),
+                text.lowercased() != "none"
+            {
                 guard let priv = USMPrivacyProtocol(name: text) else {
-                    self.error(privNode, "user '\(name)': priv must be DES, 3DES, AES, AES-192, AES-256, AES-192-C, AES-256-C or none")
+                    self.error(
+                        privNode,
+                        "user '\(name)': priv must be DES, 3DES, AES, AES-192, AES-256, AES-192-C, AES-256-C or none"
+                    )
                     continue
                 }
                 guard let auth = user.auth?.protocol else {
@@ -352,7 +397,10 @@ extension Walker {
         case (let field?, nil):
             guard let bytes = self.secret(field.value, "user '\(user)': \(kind)-key") else { return nil }
             guard bytes.count >= USMKeyDerivation.minimumPassphraseLength else {
-                self.error(field.value, "user '\(user)': \(kind)-key is \(bytes.count) characters; at least 8 are required (RFC 3414 §11.2)")
+                self.error(
+                    field.value,
+                    "user '\(user)': \(kind)-key is \(bytes.count) characters; at least 8 are required (RFC 3414 §11.2)"
+                )
                 return nil
             }
             return .passphrase(bytes)
@@ -382,13 +430,19 @@ extension Walker {
         for item in items {
             guard
                 let fields = self.fields(
-                    item, "a backend", allowed: ["name", "address", "version", "community", "timeout", "retries", "simulate"]),
-                let nameNode = self.required(fields, "name", in: "a backend", at: item), let name = self.string(nameNode, "backends.name")
+                    item,
+                    "a backend",
+                    allowed: ["name", "address", "version", "community", "timeout", "retries", "simulate"]
+                ),
+                let nameNode = self.required(fields, "name", in: "a backend", at: item),
+                let name = self.string(nameNode, "backends.name")
             else { continue }
             if !seen.insert(name).inserted { self.error(nameNode, "backend '\(name)' is defined twice") }
             if let simulate = fields["simulate"] {
                 for other in ["address", "version", "community", "timeout", "retries"] {
-                    if let field = fields[other] { self.error(field.key, "backend '\(name)': '\(other)' does not go with 'simulate'") }
+                    if let field = fields[other] {
+                        self.error(field.key, "backend '\(name)': '\(other)' does not go with 'simulate'")
+                    }
                 }
                 if let path = self.string(simulate.value, "backend '\(name)': simulate") {
                     let full = path.hasPrefix("/") ? path : self.baseDirectory + "/" + path
@@ -415,14 +469,21 @@ extension Walker {
                 self.secret($0, "backend '\(name)': community")
             }
             let timeout = fields["timeout"].flatMap { self.duration($0.value, "backend '\(name)': timeout") } ?? 1000
-            let retries = fields["retries"].flatMap { self.integer($0.value, "backend '\(name)': retries", range: 0...10) } ?? 2
+            let retries =
+                fields["retries"].flatMap { self.integer($0.value, "backend '\(name)': retries", range: 0...10) } ?? 2
             if let address, let community {
                 backends.append(
                     Backend(
                         name: name,
                         kind: .agent(
-                            address: address, version: version, community: community, timeoutMilliseconds: max(timeout, 1),
-                            retries: retries)))
+                            address: address,
+                            version: version,
+                            community: community,
+                            timeoutMilliseconds: max(timeout, 1),
+                            retries: retries
+                        )
+                    )
+                )
             }
         }
         return backends
@@ -434,7 +495,8 @@ extension Walker {
         var seen: Set<String> = []
         for item in items {
             guard let fields = self.fields(item, "a view", allowed: ["name", "include", "exclude"]),
-                let nameNode = self.required(fields, "name", in: "a view", at: item), let name = self.string(nameNode, "views.name")
+                let nameNode = self.required(fields, "name", in: "a view", at: item),
+                let name = self.string(nameNode, "views.name")
             else { continue }
             if !seen.insert(name).inserted { self.error(nameNode, "view '\(name)' is defined twice") }
             if name == "none" { self.error(nameNode, "'none' is reserved: it means no view") }
@@ -442,8 +504,11 @@ extension Walker {
             let exclude = fields["exclude"].flatMap { self.sequence($0.value, "view '\(name)': exclude") } ?? []
             views.append(
                 View(
-                    name: name, include: include.compactMap { self.pattern($0, "view '\(name)': include") },
-                    exclude: exclude.compactMap { self.pattern($0, "view '\(name)': exclude") }))
+                    name: name,
+                    include: include.compactMap { self.pattern($0, "view '\(name)': include") },
+                    exclude: exclude.compactMap { self.pattern($0, "view '\(name)': exclude") }
+                )
+            )
         }
         return views
     }
@@ -455,32 +520,52 @@ extension Walker {
         for item in items {
             guard
                 let fields = self.fields(
-                    item, "a route",
-                    allowed: ["name", "users", "context", "sources", "backend", "read-view", "write-view", "rewrite", "on-timeout"]),
-                let nameNode = self.required(fields, "name", in: "a route", at: item), let name = self.string(nameNode, "routes.name")
+                    item,
+                    "a route",
+                    allowed: [
+                        "name", "users", "context", "sources", "backend", "read-view", "write-view", "rewrite",
+                        "on-timeout",
+                    ]
+                ),
+                let nameNode = self.required(fields, "name", in: "a route", at: item),
+                let name = self.string(nameNode, "routes.name")
             else { continue }
             if !seen.insert(name).inserted { self.error(nameNode, "route '\(name)' is defined twice") }
             var routeUsers: [String] = []
             if let usersNode = self.required(fields, "users", in: "route '\(name)'", at: item) {
                 for (user, userNode) in self.names(usersNode, "route '\(name)': users") {
-                    if users.contains(user) { routeUsers.append(user) } else { self.error(userNode, "route '\(name)': no user named '\(user)'") }
+                    if users.contains(user) {
+                        routeUsers.append(user)
+                    } else {
+                        self.error(userNode, "route '\(name)': no user named '\(user)'")
+                    }
                 }
             }
             var context = Route.ContextMatch.exactly("")
-            if let contextNode = fields["context"]?.value, let text = self.string(contextNode, "route '\(name)': context") {
+            if let contextNode = fields["context"]?.value,
+                let text = self.string(contextNode, "route '\(name)': context")
+            {
                 context = text == "*" ? .any : .exactly(text)
-                if text.utf8.count > 32 { self.error(contextNode, "route '\(name)': a context name has at most 32 octets") }
+                if text.utf8.count > 32 {
+                    self.error(contextNode, "route '\(name)': a context name has at most 32 octets")
+                }
             }
-            let sources = fields["sources"].flatMap { self.sequence($0.value, "route '\(name)': sources") }?
+            let sources =
+                fields["sources"].flatMap { self.sequence($0.value, "route '\(name)': sources") }?
                 .compactMap { self.prefix($0, "route '\(name)': sources") } ?? []
             var backend = ""
             if let backendNode = self.required(fields, "backend", in: "route '\(name)'", at: item),
                 let text = self.string(backendNode, "route '\(name)': backend")
             {
-                if backends.contains(text) { backend = text } else { self.error(backendNode, "route '\(name)': no backend named '\(text)'") }
+                if backends.contains(text) {
+                    backend = text
+                } else {
+                    self.error(backendNode, "route '\(name)': no backend named '\(text)'")
+                }
             }
             func view(_ key: String) -> String? {
-                guard let viewNode = fields[key]?.value, let text = self.string(viewNode, "route '\(name)': \(key)") else { return nil }
+                guard let viewNode = fields[key]?.value, let text = self.string(viewNode, "route '\(name)': \(key)")
+                else { return nil }
                 if text == "none" { return nil }
                 if !views.contains(text) { self.error(viewNode, "route '\(name)': no view named '\(text)'") }
                 return text
@@ -488,11 +573,17 @@ extension Walker {
             let readView = view("read-view")
             let writeView = view("write-view")
             var rewrite: [(backend: OID, manager: OID)] = []
-            if let rewriteNode = fields["rewrite"]?.value, let pairs = self.sequence(rewriteNode, "route '\(name)': rewrite") {
+            if let rewriteNode = fields["rewrite"]?.value,
+                let pairs = self.sequence(rewriteNode, "route '\(name)': rewrite")
+            {
                 for pair in pairs {
                     guard let pairFields = self.fields(pair, "a rewrite", allowed: ["backend", "manager"]),
-                        let b = self.required(pairFields, "backend", in: "a rewrite", at: pair).flatMap({ self.oid($0, "rewrite backend") }),
-                        let m = self.required(pairFields, "manager", in: "a rewrite", at: pair).flatMap({ self.oid($0, "rewrite manager") })
+                        let b = self.required(pairFields, "backend", in: "a rewrite", at: pair).flatMap({
+                            self.oid($0, "rewrite backend")
+                        }),
+                        let m = self.required(pairFields, "manager", in: "a rewrite", at: pair).flatMap({
+                            self.oid($0, "rewrite manager")
+                        })
                     else { continue }
                     rewrite.append((b, m))
                 }
@@ -507,22 +598,38 @@ extension Walker {
             }
             routes.append(
                 Route(
-                    name: name, users: routeUsers, context: context, sources: sources, backend: backend, readView: readView,
-                    writeView: writeView, rewrite: rewrite, onTimeout: onTimeout))
+                    name: name,
+                    users: routeUsers,
+                    context: context,
+                    sources: sources,
+                    backend: backend,
+                    readView: readView,
+                    writeView: writeView,
+                    rewrite: rewrite,
+                    onTimeout: onTimeout
+                )
+            )
         }
         return routes
     }
 
     mutating func limits(_ node: Node) -> Limits {
         var limits = Limits()
-        guard let fields = self.fields(node, "limits", allowed: ["max-repetitions", "max-varbinds", "max-pending"]) else { return limits }
-        if let value = fields["max-repetitions"].flatMap({ self.integer($0.value, "limits.max-repetitions", range: 1...10_000) }) {
+        guard let fields = self.fields(node, "limits", allowed: ["max-repetitions", "max-varbinds", "max-pending"])
+        else { return limits }
+        if let value = fields["max-repetitions"].flatMap({
+            self.integer($0.value, "limits.max-repetitions", range: 1...10_000)
+        }) {
             limits.maxRepetitions = value
         }
-        if let value = fields["max-varbinds"].flatMap({ self.integer($0.value, "limits.max-varbinds", range: 1...10_000) }) {
+        if let value = fields["max-varbinds"].flatMap({
+            self.integer($0.value, "limits.max-varbinds", range: 1...10_000)
+        }) {
             limits.maxVarbinds = value
         }
-        if let value = fields["max-pending"].flatMap({ self.integer($0.value, "limits.max-pending", range: 1...1_000_000) }) {
+        if let value = fields["max-pending"].flatMap({
+            self.integer($0.value, "limits.max-pending", range: 1...1_000_000)
+        }) {
             limits.maxPending = value
         }
         return limits

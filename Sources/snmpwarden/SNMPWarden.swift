@@ -30,7 +30,8 @@ struct SNMPWarden: ParsableCommand {
 /// Validates a configuration file and prints every error as `file:line:column: message`.
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Validate a configuration file: every error is printed as file:line:column: message; exit status 1 on any."
+        abstract:
+            "Validate a configuration file: every error is printed as file:line:column: message; exit status 1 on any."
     )
 
     @Option(name: .long, help: "The configuration file (YAML).")
@@ -41,7 +42,8 @@ struct Check: ParsableCommand {
             let configuration = try ConfigurationLoader.load(path: self.config)
             print(
                 "\(self.config): OK: \(configuration.listen.count) listeners, \(configuration.users.count) users, "
-                    + "\(configuration.backends.count) backends, \(configuration.views.count) views, \(configuration.routes.count) routes")
+                    + "\(configuration.backends.count) backends, \(configuration.views.count) views, \(configuration.routes.count) routes"
+            )
         } catch {
             for problem in error.errors { printToStandardError(problem.description) }
             throw ExitCode.failure

@@ -6,18 +6,23 @@
 //===----------------------------------------------------------------------===//
 
 import NIOCore
-@testable import SNMPSecurity
 import SNMPWire
 import Testing
 
+@testable import SNMPSecurity
+
 /// Every auth × priv combination the engine supports (noAuthNoPriv and authNoPriv included).
 let allCombinations: [(USMAuthProtocol?, USMPrivacyProtocol?)] =
-    [(nil, nil)] + USMAuthProtocol.allCases.flatMap { auth in [(auth, nil)] + USMPrivacyProtocol.allCases.map { (auth, $0) } }
+    [(nil, nil)]
+    + USMAuthProtocol.allCases.flatMap { auth in [(auth, nil)] + USMPrivacyProtocol.allCases.map { (auth, $0) } }
 
 func user(_ auth: USMAuthProtocol?, _ priv: USMPrivacyProtocol?, name: String? = nil) -> USMUserConfiguration {
     let name = name ?? "u-\(auth?.rawValue ?? "none")-\(priv?.rawValue ?? "none")"
     return USMUserConfiguration(
-        name: name, auth: auth.map { ($0, .passphrase("authpass-\(name)")) }, privacy: priv.map { ($0, .passphrase("privpass-\(name)")) })
+        name: name,
+        auth: auth.map { ($0, .passphrase("authpass-\(name)")) },
+        privacy: priv.map { ($0, .passphrase("privpass-\(name)")) }
+    )
 }
 
 /// One gateway-side engine and a manager, talking without sockets; `now` is a simulated clock.
@@ -29,7 +34,10 @@ struct Pair {
     var messageID: Int32 = 100
 
     init(_ user: USMUserConfiguration, others: [USMUserConfiguration] = [], boots: Int32 = 7) throws {
-        let identity = EngineIdentity(engineID: [0x80, 0x00, 0x1F, 0x88, 0x04] + Array("warden-test".utf8), boots: boots)
+        let identity = EngineIdentity(
+            engineID: [0x80, 0x00, 0x1F, 0x88, 0x04] + Array("warden-test".utf8),
+            boots: boots
+        )
         self.engine = try USMAuthoritativeEngine(identity: identity, users: [user] + others)
         self.client = try USMClient(user: user)
     }
@@ -38,7 +46,9 @@ struct Pair {
 
     /// Delivers a datagram to the engine.
     mutating func toEngine(_ datagram: ByteBuffer) throws -> USMInboundAction {
-        guard case .v3(let message) = try SNMPMessage(decoding: datagram) else { throw USMUserError(description: "not v3") }
+        guard case .v3(let message) = try SNMPMessage(decoding: datagram) else {
+            throw USMUserError(description: "not v3")
+        }
         return self.engine.receive(message, datagram: datagram, engineTime: self.engineTime)
     }
 
@@ -77,7 +87,11 @@ struct Pair {
 }
 
 func answerSysDescr(_ request: PDU) -> PDU {
-    PDU(type: .response, requestID: request.requestID, varbinds: request.varbinds.map { VarBind(oid: $0.oid, value: .string("snmpwarden")) })
+    PDU(
+        type: .response,
+        requestID: request.requestID,
+        varbinds: request.varbinds.map { VarBind(oid: $0.oid, value: .string("snmpwarden")) }
+    )
 }
 
 let sysDescrGet = PDU(type: .get, requestID: 4242, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0")])
@@ -86,7 +100,8 @@ let sysDescrGet = PDU(type: .get, requestID: 4242, varbinds: [VarBind(oid: "1.3.
 struct BackToBackTests {
     @Test(
         "discovery, then a Get answered at the user's level",
-        arguments: allCombinations.map { "\($0.0?.rawValue ?? "none")/\($0.1?.rawValue ?? "none")" })
+        arguments: allCombinations.map { "\($0.0?.rawValue ?? "none")/\($0.1?.rawValue ?? "none")" }
+    )
     func combination(label: String) throws {
         let parts = label.split(separator: "/").map(String.init)
         let auth = USMAuthProtocol(name: parts[0])
@@ -109,7 +124,10 @@ struct BackToBackTests {
         let datagram = pair.request(sysDescrGet)
         guard case .v3(let message) = try SNMPMessage(decoding: datagram) else { return }
         if priv != nil {
-            guard case .encrypted = message.data else { Issue.record("plaintext with privacy"); return }
+            guard case .encrypted = message.data else {
+                Issue.record("plaintext with privacy")
+                return
+            }
         } else {
             #expect(message.scopedPDU != nil)
         }

@@ -7,16 +7,20 @@
 
 import Foundation
 import NIOCore
-@testable import SNMPSecurity
 import SNMPWire
 import Testing
+
+@testable import SNMPSecurity
 
 @Suite("Cipher and MAC known answers")
 struct CipherKnownAnswerTests {
     /// Ciphertexts of bytes 0…31 under the USM IV rules (boots 5, time 1234, salt 0102030405060708),
     /// computed independently with Python's `cryptography` (AES-CFB128; DES/3DES-CBC with IV = pre-IV ⊕ salt).
     static let vectors: [(USMPrivacyProtocol, String, String)] = [
-        (.aes128, "101112131415161718191a1b1c1d1e1f", "d41cadb5f7ac5aa37bd75bf171f28f300a6ccffe77e8b43815ab5e0c31ee7652"),
+        (
+            .aes128, "101112131415161718191a1b1c1d1e1f",
+            "d41cadb5f7ac5aa37bd75bf171f28f300a6ccffe77e8b43815ab5e0c31ee7652"
+        ),
         (
             .aes192, "101112131415161718191a1b1c1d1e1f2021222324252627",
             "7ea2760948b66c113faeda47bb3a2eff32a546e1b04b78eafd233cd3668f7df3"
@@ -49,13 +53,17 @@ struct CipherKnownAnswerTests {
         }
         var decrypted = [UInt8](repeating: 0, count: 32)
         let m = ciphertext.withUnsafeBytes { input in
-            salt.withUnsafeBytes { s in decrypted.withUnsafeMutableBytes { cipher.decrypt(input, boots: 5, time: 1234, salt: s, into: $0) } }
+            salt.withUnsafeBytes { s in
+                decrypted.withUnsafeMutableBytes { cipher.decrypt(input, boots: 5, time: 1234, salt: s, into: $0) }
+            }
         }
         #expect(m == 32 && decrypted == plaintext)
         if priv.isBlockChained {
             let odd = [UInt8](repeating: 0, count: 7)
             let refused = odd.withUnsafeBytes { input in
-                salt.withUnsafeBytes { s in decrypted.withUnsafeMutableBytes { cipher.decrypt(input, boots: 5, time: 1234, salt: s, into: $0) } }
+                salt.withUnsafeBytes { s in
+                    decrypted.withUnsafeMutableBytes { cipher.decrypt(input, boots: 5, time: 1234, salt: s, into: $0) }
+                }
             }
             #expect(refused == nil, "CBC ciphertext must be whole blocks")
         }
@@ -71,16 +79,28 @@ struct CipherKnownAnswerTests {
         var plaintextHex = ""
         var inPlaintext = false
         for line in text.split(separator: "\n") {
-            if line.hasPrefix("# usm-decrypted-scopedPDU-hex") { inPlaintext = true; continue }
-            if line.hasPrefix("#   ") && inPlaintext { plaintextHex += line.dropFirst(4); continue }
+            if line.hasPrefix("# usm-decrypted-scopedPDU-hex") {
+                inPlaintext = true
+                continue
+            }
+            if line.hasPrefix("#   ") && inPlaintext {
+                plaintextHex += line.dropFirst(4)
+                continue
+            }
             inPlaintext = false
             if !line.hasPrefix("#") { hexText += line }
         }
         let datagram = ByteBuffer(bytes: unhex(hexText))
-        guard case .v3(let message) = try SNMPMessage(decoding: datagram), let usm = message.usm else { Issue.record("not v3"); return }
+        guard case .v3(let message) = try SNMPMessage(decoding: datagram), let usm = message.usm else {
+            Issue.record("not v3")
+            return
+        }
         let engineID = Array(usm.authoritativeEngineID.readableBytesView)
         let user = USMUserConfiguration(
-            name: "fixuser", auth: (.sha256, .passphrase("authpass123")), privacy: (.aes128, .passphrase("privpass123")))
+            name: "fixuser",
+            auth: (.sha256, .passphrase("authpass123")),
+            privacy: (.aes128, .passphrase("privpass123"))
+        )
         let keys = try user.localized(to: engineID)
         #expect(hexString(keys.authKey!) == "5dd56628df5a0e06a9ae212426d97be28b17171e85c03660132636bb572692d0")
         #expect(hexString(keys.privKey!) == "8a487c8e99cb9680bca08c4c27952caf")
@@ -92,8 +112,17 @@ struct CipherKnownAnswerTests {
         #expect(!tampered.withUnsafeReadableBytes { keys.authenticator!.verify($0, macRange: range) })
 
         // And an engine with that identity accepts it as snmpd did (time taken from the message).
-        var engine = try USMAuthoritativeEngine(identity: EngineIdentity(engineID: engineID, boots: usm.authoritativeEngineBoots), users: [user])
-        guard case .accept(let request) = engine.receive(message, datagram: datagram, engineTime: usm.authoritativeEngineTime) else {
+        var engine = try USMAuthoritativeEngine(
+            identity: EngineIdentity(engineID: engineID, boots: usm.authoritativeEngineBoots),
+            users: [user]
+        )
+        guard
+            case .accept(let request) = engine.receive(
+                message,
+                datagram: datagram,
+                engineTime: usm.authoritativeEngineTime
+            )
+        else {
             Issue.record("engine refused Net-SNMP's request")
             return
         }

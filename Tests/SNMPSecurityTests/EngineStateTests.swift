@@ -7,9 +7,10 @@
 
 import Foundation
 import NIOCore
-@testable import SNMPSecurity
 import SNMPWire
 import Testing
+
+@testable import SNMPSecurity
 
 @Suite("Engine identity and boots", .serialized)
 struct EngineStateTests {
@@ -35,11 +36,20 @@ struct EngineStateTests {
         let directory = Peers.temporaryDirectory("state")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let id = [0x80, 0x00, 0x1F, 0x88, 0x04] + Array("warden".utf8)
-        #expect(try EngineStateStore.start(stateDirectory: directory, configuredEngineID: id) == EngineIdentity(engineID: id, boots: 1))
+        #expect(
+            try EngineStateStore.start(stateDirectory: directory, configuredEngineID: id)
+                == EngineIdentity(engineID: id, boots: 1)
+        )
         #expect(try EngineStateStore.start(stateDirectory: directory, configuredEngineID: id).boots == 2)
-        #expect(try EngineStateStore.start(stateDirectory: directory, configuredEngineID: nil) == EngineIdentity(engineID: id, boots: 3))
+        #expect(
+            try EngineStateStore.start(stateDirectory: directory, configuredEngineID: nil)
+                == EngineIdentity(engineID: id, boots: 3)
+        )
         let other = [0x80, 0x00, 0x1F, 0x88, 0x04] + Array("other".utf8)
-        #expect(try EngineStateStore.start(stateDirectory: directory, configuredEngineID: other) == EngineIdentity(engineID: other, boots: 1))
+        #expect(
+            try EngineStateStore.start(stateDirectory: directory, configuredEngineID: other)
+                == EngineIdentity(engineID: other, boots: 1)
+        )
     }
 
     static let corrupt: [(String, String)] = [
@@ -67,7 +77,11 @@ struct EngineStateTests {
     @Test func latchedBootsRefuseToStart() throws {
         let directory = Peers.temporaryDirectory("state")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try "engineID 80001f880477617264656e\nengineBoots 2147483647\n".write(toFile: directory + "/engine.state", atomically: true, encoding: .utf8)
+        try "engineID 80001f880477617264656e\nengineBoots 2147483647\n".write(
+            toFile: directory + "/engine.state",
+            atomically: true,
+            encoding: .utf8
+        )
         do {
             _ = try EngineStateStore.start(stateDirectory: directory, configuredEngineID: nil)
             Issue.record("started with latched boots")
@@ -97,7 +111,9 @@ struct EngineStateTests {
         let socket = UDPClient(timeoutMilliseconds: 500)
         for attempt in 0..<10 {
             socket.send(USMClient.discoveryRequest(messageID: Int32(attempt + 1), requestID: 1), to: port)
-            if let reply = socket.receive(), case .v3(let message) = try? SNMPMessage(decoding: reply), let usm = message.usm {
+            if let reply = socket.receive(), case .v3(let message) = try? SNMPMessage(decoding: reply),
+                let usm = message.usm
+            {
                 return (Array(usm.authoritativeEngineID.readableBytesView), usm.authoritativeEngineBoots)
             }
         }
@@ -111,7 +127,9 @@ struct EngineStateTests {
         var seen: [(engineID: [UInt8], boots: Int32)] = []
         for _ in 0..<3 {
             let responder = try PeerProcess(
-                Peers.builtProduct("SNMPTestResponder"), ["--state-dir", directory, "--user", "bob:SHA-256:authpass123:AES:privpass123"])
+                Peers.builtProduct("SNMPTestResponder"),
+                ["--state-dir", directory, "--user", "bob:SHA-256:authpass123:AES:privpass123"]
+            )
             let line = try #require(responder.waitForLine(containing: "listening"), "\(responder.output)")
             let port = try #require(UInt16(line.split(separator: " ")[1].split(separator: ":")[1]))
             let answer = try #require(self.discoverBoots(port: port))

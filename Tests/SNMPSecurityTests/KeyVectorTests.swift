@@ -5,8 +5,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-@testable import SNMPSecurity
 import Testing
+
+@testable import SNMPSecurity
 
 func unhex(_ text: String) -> [UInt8] {
     EngineStateStore.unhex(Substring(text))!
@@ -62,18 +63,46 @@ struct KeyVectorTests {
 
     /// standards.md §3.7: extended AES-256 keys, accepted by Net-SNMP 5.9.3.
     static let extended: [(USMAuthProtocol, String, String, USMPrivacyProtocol, String)] = [
-        (.sha1, "maplesyrup", "000000000000000000000002", .aes256, "6695febc9288e36282235fc7151f128497b38f3f505e07eb9af25568fa1f5dbe"),
-        (.sha1, "maplesyrup", "000000000000000000000002", .aes256Cisco, "6695febc9288e36282235fc7151f128497b38f3f9b8b6d78936ba6e7d19dfd9c"),
-        (.md5, "maplesyrup", "000000000000000000000002", .aes256, "526f5eed9fcce26f8964c2930787d82bfa24a92467426c2f4b09192be10dfaec"),
-        (.md5, "maplesyrup", "000000000000000000000002", .aes256Cisco, "526f5eed9fcce26f8964c2930787d82b79eff44a90650ee0a3a40abfac5acc12"),
-        (.sha1, "privpass123", "80001f880470726f787966726f6e74", .aes256, "e93462785f36afcdf28c4682b17011d9fa2a7d03f508c1b347acdaee1f6cfe3c"),
-        (.sha1, "privpass123", "80001f880470726f787966726f6e74", .aes256Cisco, "e93462785f36afcdf28c4682b17011d9fa2a7d033c75390cc53110b38f80057c"),
+        (
+            .sha1, "maplesyrup", "000000000000000000000002", .aes256,
+            "6695febc9288e36282235fc7151f128497b38f3f505e07eb9af25568fa1f5dbe"
+        ),
+        (
+            .sha1, "maplesyrup", "000000000000000000000002", .aes256Cisco,
+            "6695febc9288e36282235fc7151f128497b38f3f9b8b6d78936ba6e7d19dfd9c"
+        ),
+        (
+            .md5, "maplesyrup", "000000000000000000000002", .aes256,
+            "526f5eed9fcce26f8964c2930787d82bfa24a92467426c2f4b09192be10dfaec"
+        ),
+        (
+            .md5, "maplesyrup", "000000000000000000000002", .aes256Cisco,
+            "526f5eed9fcce26f8964c2930787d82b79eff44a90650ee0a3a40abfac5acc12"
+        ),
+        (
+            .sha1, "privpass123", "80001f880470726f787966726f6e74", .aes256,
+            "e93462785f36afcdf28c4682b17011d9fa2a7d03f508c1b347acdaee1f6cfe3c"
+        ),
+        (
+            .sha1, "privpass123", "80001f880470726f787966726f6e74", .aes256Cisco,
+            "e93462785f36afcdf28c4682b17011d9fa2a7d033c75390cc53110b38f80057c"
+        ),
     ]
 
     @Test("AES-256 key extension, both variants", arguments: extended)
-    func keyExtension(auth: USMAuthProtocol, password: String, engineID: String, priv: USMPrivacyProtocol, expected: String) throws {
+    func keyExtension(
+        auth: USMAuthProtocol,
+        password: String,
+        engineID: String,
+        priv: USMPrivacyProtocol,
+        expected: String
+    ) throws {
         let engine = unhex(engineID)
-        let localized = USMKeyDerivation.localize(try USMKeyDerivation.passwordToKey(Array(password.utf8), auth), engineID: engine, auth)
+        let localized = USMKeyDerivation.localize(
+            try USMKeyDerivation.passwordToKey(Array(password.utf8), auth),
+            engineID: engine,
+            auth
+        )
         let key = USMKeyDerivation.privacyKey(localized: localized, engineID: engine, auth: auth, priv: priv)
         #expect(hexString(key) == expected)
     }
@@ -81,7 +110,11 @@ struct KeyVectorTests {
     @Test("no extension when the hash is long enough; truncation to the cipher's need")
     func noExtensionWhenLongEnough() throws {
         let engine = Self.rfcEngineID
-        let localized = USMKeyDerivation.localize(try USMKeyDerivation.passwordToKey(Array("maplesyrup".utf8), .sha512), engineID: engine, .sha512)
+        let localized = USMKeyDerivation.localize(
+            try USMKeyDerivation.passwordToKey(Array("maplesyrup".utf8), .sha512),
+            engineID: engine,
+            .sha512
+        )
         for priv in USMPrivacyProtocol.allCases {
             let key = USMKeyDerivation.privacyKey(localized: localized, engineID: engine, auth: .sha512, priv: priv)
             #expect(key == Array(localized.prefix(priv.keyMaterialLength)), "\(priv)")

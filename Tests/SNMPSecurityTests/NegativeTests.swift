@@ -6,9 +6,10 @@
 //===----------------------------------------------------------------------===//
 
 import NIOCore
-@testable import SNMPSecurity
 import SNMPWire
 import Testing
+
+@testable import SNMPSecurity
 
 /// Bad input at the authoritative engine: each gives the RFC's Report or a counted drop, never a
 /// response carrying data.
@@ -18,7 +19,8 @@ struct NegativeTests {
 
     /// The Report's usmStats OID and value, and its security level.
     func report(_ action: USMInboundAction) throws -> (USMReportKind, SNMPv3Flags, [VarBind]) {
-        guard case .report(let bytes, let kind) = action, case .v3(let message) = try SNMPMessage(decoding: bytes) else {
+        guard case .report(let bytes, let kind) = action, case .v3(let message) = try SNMPMessage(decoding: bytes)
+        else {
             throw USMUserError(description: "expected a Report, got \(action)")
         }
         let scoped = try #require(message.scopedPDU)
@@ -90,9 +92,15 @@ struct NegativeTests {
         var pair = try Pair(Self.bob)
         try pair.discover()
         let captured = pair.request(sysDescrGet)
-        guard case .accept = try pair.toEngine(captured) else { Issue.record("first delivery refused"); return }
+        guard case .accept = try pair.toEngine(captured) else {
+            Issue.record("first delivery refused")
+            return
+        }
         pair.now += 150
-        guard case .accept = try pair.toEngine(captured) else { Issue.record("refused inside the window"); return }
+        guard case .accept = try pair.toEngine(captured) else {
+            Issue.record("refused inside the window")
+            return
+        }
         pair.now += 1
         let (kind, _, _) = try self.report(try pair.toEngine(captured))
         #expect(kind == .notInTimeWindows)
@@ -125,7 +133,8 @@ struct NegativeTests {
     /// Rewrites the request's USM parameters and re-encodes it with the original (now wrong or
     /// recomputed) MAC.
     func tamper(_ pair: inout Pair, _ change: (inout USMSecurityParameters) -> Void) throws -> ByteBuffer {
-        guard case .v3(var message) = try SNMPMessage(decoding: pair.request(sysDescrGet)), case .usm(var usm) = message.securityParameters
+        guard case .v3(var message) = try SNMPMessage(decoding: pair.request(sysDescrGet)),
+            case .usm(var usm) = message.securityParameters
         else { throw USMUserError(description: "not v3") }
         change(&usm)
         message.securityParameters = .usm(usm)
@@ -149,7 +158,9 @@ struct NegativeTests {
     func truncatedAuthenticationParameters() throws {
         var pair = try Pair(Self.bob)
         try pair.discover()
-        let tampered = try self.tamper(&pair) { $0.authenticationParameters = $0.authenticationParameters.getSlice(at: 0, length: 11)! }
+        let tampered = try self.tamper(&pair) {
+            $0.authenticationParameters = $0.authenticationParameters.getSlice(at: 0, length: 11)!
+        }
         let (kind, _, _) = try self.report(try pair.toEngine(tampered))
         #expect(kind == .wrongDigests)
     }
@@ -160,14 +171,18 @@ struct NegativeTests {
         try pair.discover()
         guard case .v3(var message) = try SNMPMessage(decoding: pair.request(sysDescrGet)) else { return }
         message.flags = [.privacy, .reportable]
-        guard case .drop(.invalidFlags) = try pair.toEngine(encodeV3(message)) else { Issue.record("not dropped"); return }
+        guard case .drop(.invalidFlags) = try pair.toEngine(encodeV3(message)) else {
+            Issue.record("not dropped")
+            return
+        }
         #expect(pair.engine.statistics.invalidMsgs == 1)
     }
 
     @Test("no Report for a message that is not reportable")
     func notReportable() throws {
         var pair = try Pair(Self.bob)
-        guard case .v3(var probe) = try SNMPMessage(decoding: USMClient.discoveryRequest(messageID: 5, requestID: 5)) else { return }
+        guard case .v3(var probe) = try SNMPMessage(decoding: USMClient.discoveryRequest(messageID: 5, requestID: 5))
+        else { return }
         probe.flags = []
         guard case .drop(.notReportable(.unknownEngineIDs)) = try pair.toEngine(encodeV3(probe)) else {
             Issue.record("a non-reportable probe was answered")
@@ -179,10 +194,14 @@ struct NegativeTests {
     @Test("another security model is counted and dropped")
     func unknownSecurityModel() throws {
         var pair = try Pair(Self.bob)
-        guard case .v3(var probe) = try SNMPMessage(decoding: USMClient.discoveryRequest(messageID: 5, requestID: 5)) else { return }
+        guard case .v3(var probe) = try SNMPMessage(decoding: USMClient.discoveryRequest(messageID: 5, requestID: 5))
+        else { return }
         probe.securityModel = 4
         probe.securityParameters = .other(ByteBuffer())
-        guard case .drop(.unknownSecurityModel(4)) = try pair.toEngine(encodeV3(probe)) else { Issue.record("not dropped"); return }
+        guard case .drop(.unknownSecurityModel(4)) = try pair.toEngine(encodeV3(probe)) else {
+            Issue.record("not dropped")
+            return
+        }
         #expect(pair.engine.statistics.unknownSecurityModels == 1)
     }
 
@@ -206,15 +225,28 @@ struct NegativeTests {
     func msgMaxSize() throws {
         var pair = try Pair(Self.bob)
         try pair.discover()
-        guard case .accept(var request) = try pair.toEngine(pair.request(sysDescrGet)) else { Issue.record("refused"); return }
+        guard case .accept(var request) = try pair.toEngine(pair.request(sysDescrGet)) else {
+            Issue.record("refused")
+            return
+        }
         let big = PDU(
-            type: .response, requestID: 4242,
-            varbinds: (0..<40).map { VarBind(oid: OID(arcs: [1, 3, 6, 1, 2, 1, 2, 2, 1, 2, UInt32($0)])!, value: .string(String(repeating: "x", count: 40))) })
+            type: .response,
+            requestID: 4242,
+            varbinds: (0..<40).map {
+                VarBind(
+                    oid: OID(arcs: [1, 3, 6, 1, 2, 1, 2, 2, 1, 2, UInt32($0)])!,
+                    value: .string(String(repeating: "x", count: 40))
+                )
+            }
+        )
         request.state.maxSize = 484
         var out = ByteBuffer()
         #expect(pair.engine.encodeResponse(big, to: request.state, engineTime: pair.engineTime, into: &out))
         #expect(out.readableBytes <= 484)
-        guard case .response(_, let scoped) = pair.client.receive(out, now: pair.now) else { Issue.record("unreadable"); return }
+        guard case .response(_, let scoped) = pair.client.receive(out, now: pair.now) else {
+            Issue.record("unreadable")
+            return
+        }
         #expect(scoped.pdu.errorStatus == .tooBig && scoped.pdu.varbinds.isEmpty && scoped.pdu.requestID == 4242)
         request.state.maxSize = 60
         var none = ByteBuffer()
@@ -232,7 +264,9 @@ func encodeV3(_ message: SNMPv3Message) -> ByteBuffer {
 
 /// Recomputes the MAC of an encoded message with `keys`.
 func resign(_ datagram: ByteBuffer, with keys: USMLocalizedUser) -> ByteBuffer {
-    guard case .v3(let message) = try? SNMPMessage(decoding: datagram), let range = message.wireLayout?.authenticationParameters else {
+    guard case .v3(let message) = try? SNMPMessage(decoding: datagram),
+        let range = message.wireLayout?.authenticationParameters
+    else {
         return datagram
     }
     var copy = datagram

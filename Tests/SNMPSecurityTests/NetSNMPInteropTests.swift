@@ -7,9 +7,10 @@
 
 import Foundation
 import NIOCore
-@testable import SNMPSecurity
 import SNMPWire
 import Testing
+
+@testable import SNMPSecurity
 
 /// The auth × priv combinations Net-SNMP 5.9.3 offers, by Net-SNMP's names (priv nil: authNoPriv).
 let netSNMPCombinations: [(auth: String, priv: String?)] = ["MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"]
@@ -29,7 +30,10 @@ struct NetSNMPInteropTests {
     /// (a) Net-SNMP's snmpget as the manager, our USM (in SNMPTestResponder) as the agent.
     @Test("snmpget -v3 against SNMPWire + SNMPSecurity, every auth × priv")
     func snmpgetAgainstUs() throws {
-        let snmpget = try #require(Peers.netSNMP("snmpget"), "Net-SNMP's snmpget is not installed (apt-get install snmp)")
+        let snmpget = try #require(
+            Peers.netSNMP("snmpget"),
+            "Net-SNMP's snmpget is not installed (apt-get install snmp)"
+        )
         let directory = Peers.temporaryDirectory("responder")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var arguments = ["--state-dir", directory + "/state", "--user", "plain"]
@@ -41,7 +45,10 @@ struct NetSNMPInteropTests {
         }
         let responder = try PeerProcess(Peers.builtProduct("SNMPTestResponder"), arguments)
         defer { responder.stop() }
-        let line = try #require(responder.waitForLine(containing: "listening"), "responder did not start: \(responder.output)")
+        let line = try #require(
+            responder.waitForLine(containing: "listening"),
+            "responder did not start: \(responder.output)"
+        )
         let port = String(line.split(separator: " ")[1].split(separator: ":")[1])
 
         var failures: [String] = []
@@ -57,7 +64,8 @@ struct NetSNMPInteropTests {
             }
             command += ["udp:127.0.0.1:\(port)", "1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.5.0"]
             let result = try Peers.run(snmpget, command, environment: netSNMPEnvironment(directory))
-            let ok = result.status == 0
+            let ok =
+                result.status == 0
                 && result.output.contains(#".1.3.6.1.2.1.1.1.0 = STRING: "snmpwarden test responder""#)
                 && result.output.contains(#".1.3.6.1.2.1.1.5.0 = STRING: "responder""#)
             if !ok { failures.append("\(name): \(result.output)") }
@@ -66,23 +74,51 @@ struct NetSNMPInteropTests {
 
         // Wrong keys get the RFC's answers through the real tool, and no data.
         let wrongAuth = try Peers.run(
-            snmpget, ["-v3", "-u", "sha-256-aes", "-l", "authPriv", "-a", "SHA-256", "-A", "not-the-key", "-x", "AES", "-X", "priv-sha-256-aes",
-                      "-r", "0", "-t", "2", "udp:127.0.0.1:\(port)", "1.3.6.1.2.1.1.1.0"], environment: netSNMPEnvironment(directory))
+            snmpget,
+            [
+                "-v3", "-u", "sha-256-aes", "-l", "authPriv", "-a", "SHA-256", "-A", "not-the-key", "-x", "AES", "-X",
+                "priv-sha-256-aes",
+                "-r", "0", "-t", "2", "udp:127.0.0.1:\(port)", "1.3.6.1.2.1.1.1.0",
+            ],
+            environment: netSNMPEnvironment(directory)
+        )
         #expect(wrongAuth.status != 0 && wrongAuth.output.contains("Authentication failure"), "\(wrongAuth.output)")
         #expect(!wrongAuth.output.contains("snmpwarden test responder"))
         let unknownUser = try Peers.run(
-            snmpget, ["-v3", "-u", "nobody", "-l", "noAuthNoPriv", "-r", "0", "-t", "2", "udp:127.0.0.1:\(port)", "1.3.6.1.2.1.1.1.0"],
-            environment: netSNMPEnvironment(directory))
+            snmpget,
+            [
+                "-v3", "-u", "nobody", "-l", "noAuthNoPriv", "-r", "0", "-t", "2", "udp:127.0.0.1:\(port)",
+                "1.3.6.1.2.1.1.1.0",
+            ],
+            environment: netSNMPEnvironment(directory)
+        )
         #expect(unknownUser.status != 0 && unknownUser.output.contains("Unknown user name"), "\(unknownUser.output)")
         let wrongPriv = try Peers.run(
-            snmpget, ["-v3", "-u", "sha-256-aes", "-l", "authPriv", "-a", "SHA-256", "-A", "auth-sha-256-aes", "-x", "AES", "-X", "wrong-privacy",
-                      "-r", "0", "-t", "1", "udp:127.0.0.1:\(port)", "1.3.6.1.2.1.1.1.0"], environment: netSNMPEnvironment(directory))
-        #expect(wrongPriv.status != 0 && wrongPriv.output.contains("Timeout"), "a wrong AES key is dropped silently: \(wrongPriv.output)")
+            snmpget,
+            [
+                "-v3", "-u", "sha-256-aes", "-l", "authPriv", "-a", "SHA-256", "-A", "auth-sha-256-aes", "-x", "AES",
+                "-X", "wrong-privacy",
+                "-r", "0", "-t", "1", "udp:127.0.0.1:\(port)", "1.3.6.1.2.1.1.1.0",
+            ],
+            environment: netSNMPEnvironment(directory)
+        )
+        #expect(
+            wrongPriv.status != 0 && wrongPriv.output.contains("Timeout"),
+            "a wrong AES key is dropped silently: \(wrongPriv.output)"
+        )
         // A level the user is not configured for is refused with usmStatsUnsupportedSecLevels.
         let lowerLevel = try Peers.run(
-            snmpget, ["-v3", "-u", "sha-256-aes", "-l", "authNoPriv", "-a", "SHA-256", "-A", "auth-sha-256-aes",
-                      "-r", "0", "-t", "2", "udp:127.0.0.1:\(port)", "1.3.6.1.2.1.1.1.0"], environment: netSNMPEnvironment(directory))
-        #expect(lowerLevel.status != 0 && lowerLevel.output.contains("Unsupported security level"), "\(lowerLevel.output)")
+            snmpget,
+            [
+                "-v3", "-u", "sha-256-aes", "-l", "authNoPriv", "-a", "SHA-256", "-A", "auth-sha-256-aes",
+                "-r", "0", "-t", "2", "udp:127.0.0.1:\(port)", "1.3.6.1.2.1.1.1.0",
+            ],
+            environment: netSNMPEnvironment(directory)
+        )
+        #expect(
+            lowerLevel.status != 0 && lowerLevel.output.contains("Unsupported security level"),
+            "\(lowerLevel.output)"
+        )
     }
 
     /// (b) Our manager-side USM against Net-SNMP's snmpd configured with createUser.
@@ -103,7 +139,8 @@ struct NetSNMPInteropTests {
         for (auth, priv) in netSNMPCombinations {
             let name = userName(auth, priv)
             if let priv {
-                config += "createUser \(name) \(auth) auth-\(name) \(priv) priv-\(name)\nrouser -s usm \(name) priv -V all\n"
+                config +=
+                    "createUser \(name) \(auth) auth-\(name) \(priv) priv-\(name)\nrouser -s usm \(name) priv -V all\n"
             } else {
                 config += "createUser \(name) \(auth) auth-\(name)\nrouser -s usm \(name) auth -V all\n"
             }
@@ -114,8 +151,10 @@ struct NetSNMPInteropTests {
         try config.write(toFile: directory + "/snmpd.conf", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: directory + "/persist", withIntermediateDirectories: true)
         let agent = try PeerProcess(
-            snmpd, ["-f", "-C", "-c", directory + "/snmpd.conf", "-Lf", directory + "/snmpd.log", "udp:127.0.0.1:\(port)"],
-            environment: netSNMPEnvironment(directory))
+            snmpd,
+            ["-f", "-C", "-c", directory + "/snmpd.conf", "-Lf", directory + "/snmpd.log", "udp:127.0.0.1:\(port)"],
+            environment: netSNMPEnvironment(directory)
+        )
         defer { agent.stop() }
 
         let socket = UDPClient(timeoutMilliseconds: 500)
@@ -126,20 +165,27 @@ struct NetSNMPInteropTests {
             socket.send(USMClient.discoveryRequest(messageID: 1, requestID: 1), to: port)
             discovered = socket.receive()
         }
-        try #require(discovered != nil, "snmpd did not answer: \((try? String(contentsOfFile: directory + "/snmpd.log", encoding: .utf8)) ?? "")")
+        try #require(
+            discovered != nil,
+            "snmpd did not answer: \((try? String(contentsOfFile: directory + "/snmpd.log", encoding: .utf8)) ?? "")"
+        )
 
         var failures: [String] = []
         var messageID: Int32 = 10
         for (auth, priv) in netSNMPCombinations + [("none", nil)] {
             let name = auth == "none" ? "plain" : userName(auth, priv)
             let user = USMUserConfiguration(
-                name: name, auth: USMAuthProtocol(name: auth).map { ($0, .passphrase("auth-\(name)")) },
-                privacy: priv.flatMap(USMPrivacyProtocol.init(name:)).map { ($0, .passphrase("priv-\(name)")) })
+                name: name,
+                auth: USMAuthProtocol(name: auth).map { ($0, .passphrase("auth-\(name)")) },
+                privacy: priv.flatMap(USMPrivacyProtocol.init(name:)).map { ($0, .passphrase("priv-\(name)")) }
+            )
             var client = try USMClient(user: user)
             let now = Int64(Date().timeIntervalSince1970)
             messageID += 1
             socket.send(USMClient.discoveryRequest(messageID: messageID, requestID: messageID), to: port)
-            guard let report = socket.receive(), case .report(_, .unknownEngineIDs, _) = client.receive(report, now: now) else {
+            guard let report = socket.receive(),
+                case .report(_, .unknownEngineIDs, _) = client.receive(report, now: now)
+            else {
                 failures.append("\(name): no discovery")
                 continue
             }
@@ -151,8 +197,11 @@ struct NetSNMPInteropTests {
                 messageID += 1
                 var out = ByteBuffer()
                 client.encodeRequest(
-                    PDU(type: .get, requestID: messageID, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0")]), messageID: messageID,
-                    now: now, into: &out)
+                    PDU(type: .get, requestID: messageID, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0")]),
+                    messageID: messageID,
+                    now: now,
+                    into: &out
+                )
                 socket.send(out, to: port)
                 guard let reply = socket.receive() else { continue }
                 switch client.receive(reply, now: now) {

@@ -32,7 +32,9 @@ enum Peers {
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = testBinary.deletingLastPathComponent()
         // The test bundle may be a directory (xctest) inside the build directory.
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path) && directory.path != "/" {
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path)
+            && directory.path != "/"
+        {
             directory = directory.deletingLastPathComponent()
         }
         return directory.appendingPathComponent(name).path
@@ -49,7 +51,12 @@ enum Peers {
 
     /// Runs a program to completion (bounded by `timeout` seconds) and returns its exit status and output.
     @discardableResult
-    static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 20)
+    static func run(
+        _ path: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        timeout: TimeInterval = 20
+    )
         throws -> (status: Int32, output: String)
     {
         let process = Process()
@@ -159,7 +166,9 @@ final class UDPClient {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         var timeout = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
         setsockopt(self.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

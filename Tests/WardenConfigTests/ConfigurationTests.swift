@@ -53,7 +53,12 @@ let designExample = """
 let environment = ["NOC_AUTH": "auth-secret-1", "NOC_PRIV": "priv-secret-2", "SW_COMMUNITY": "s3cret-community"]
 
 func parse(_ yaml: String) throws(ConfigurationErrors) -> WardenConfiguration {
-    try ConfigurationLoader.parse(yaml: yaml, file: "test.yaml", environment: environment, baseDirectory: "/etc/snmpwarden")
+    try ConfigurationLoader.parse(
+        yaml: yaml,
+        file: "test.yaml",
+        environment: environment,
+        baseDirectory: "/etc/snmpwarden"
+    )
 }
 
 func errors(_ yaml: String) -> [String] {
@@ -76,28 +81,46 @@ struct ConfigurationTests {
         #expect(configuration.users[0].auth?.protocol == .sha256)
         #expect(configuration.users[0].auth?.secret == .passphrase("auth-secret-1"))
         #expect(configuration.users[0].privacy?.protocol == .aes128)
-        guard case .agent(let address, let version, let community, let timeout, let retries) = configuration.backends[0].kind else {
+        guard
+            case .agent(let address, let version, let community, let timeout, let retries) = configuration.backends[0]
+                .kind
+        else {
             Issue.record("not an agent")
             return
         }
         #expect(address.description == "udp:192.0.2.10:161" && version == .v2c)
         #expect(community == Array("s3cret-community".utf8) && timeout == 1000 && retries == 2)
-        #expect(configuration.views[0].include.map(\.description) == ["1.3.6.1.2.1.1", "1.3.6.1.2.1.2", "1.3.6.1.2.1.31"])
+        #expect(
+            configuration.views[0].include.map(\.description) == ["1.3.6.1.2.1.1", "1.3.6.1.2.1.2", "1.3.6.1.2.1.31"]
+        )
         let route = configuration.routes[0]
-        #expect(route.users == ["noc"] && route.context == .exactly("legacy-switch") && route.backend == "legacy-switch")
+        #expect(
+            route.users == ["noc"] && route.context == .exactly("legacy-switch") && route.backend == "legacy-switch"
+        )
         #expect(route.readView == "monitoring" && route.writeView == nil && route.onTimeout == .genErr)
-        #expect(route.sources.count == 2 && route.sources[0].contains([10, 1, 2, 3]) && !route.sources[0].contains([11, 0, 0, 1]))
+        #expect(
+            route.sources.count == 2 && route.sources[0].contains([10, 1, 2, 3])
+                && !route.sources[0].contains([11, 0, 0, 1])
+        )
         #expect(route.rewrite.count == 1 && route.rewrite[0].manager == "1.3.6.1.4.1.99999.9")
         #expect(configuration.limits == Limits())
     }
 
     /// Broken files and the exact messages expected; line:column point at the offending node.
     static let broken: [(String, String, [String])] = [
-        ("unknown top-level key", "listen: [udp:127.0.0.1:1161]\nroutes: []\nlisten-on: x\n",
-         ["test.yaml:3:1: unknown key 'listen-on' in the configuration; expected one of: engine, listen, users, backends, views, routes, limits"]),
-        ("YAML syntax", "listen: [udp:127.0.0.1:1161\nroutes: []\n",
-         ["test.yaml:2:7: YAML: did not find expected ',' or ']'"]),
-        ("route naming an unknown backend and view", """
+        (
+            "unknown top-level key", "listen: [udp:127.0.0.1:1161]\nroutes: []\nlisten-on: x\n",
+            [
+                "test.yaml:3:1: unknown key 'listen-on' in the configuration; expected one of: engine, listen, users, backends, views, routes, limits"
+            ]
+        ),
+        (
+            "YAML syntax", "listen: [udp:127.0.0.1:1161\nroutes: []\n",
+            ["test.yaml:2:7: YAML: did not find expected ',' or ']'"]
+        ),
+        (
+            "route naming an unknown backend and view",
+            """
             listen: [udp:127.0.0.1:1161]
             users: [{ name: noc }]
             routes:
@@ -106,9 +129,15 @@ struct ConfigurationTests {
                 backend: missing
                 read-view: nothing
             """,
-         ["test.yaml:5:18: route 'r': no user named 'nobody'", "test.yaml:6:14: route 'r': no backend named 'missing'",
-          "test.yaml:7:16: route 'r': no view named 'nothing'"]),
-        ("bad OID and pattern", """
+            [
+                "test.yaml:5:18: route 'r': no user named 'nobody'",
+                "test.yaml:6:14: route 'r': no backend named 'missing'",
+                "test.yaml:7:16: route 'r': no view named 'nothing'",
+            ]
+        ),
+        (
+            "bad OID and pattern",
+            """
             listen: [udp:127.0.0.1:1161]
             views:
               - name: v
@@ -120,19 +149,29 @@ struct ConfigurationTests {
                 rewrite: [{ backend: 1, manager: 1.3.6.1.4.1.99999 }]
             backends: [{ name: b, simulate: /dev/null }]
             """,
-         ["test.yaml:4:15: view 'v': include: '1.3.6.x' is not an OID pattern (dotted numbers, '*' for any one arc)",
-          "test.yaml:9:26: rewrite backend: '1' is not an OID (dotted numbers, at least two arcs)"]),
-        ("bad addresses", """
+            [
+                "test.yaml:4:15: view 'v': include: '1.3.6.x' is not an OID pattern (dotted numbers, '*' for any one arc)",
+                "test.yaml:9:26: rewrite backend: '1' is not an OID (dotted numbers, at least two arcs)",
+            ]
+        ),
+        (
+            "bad addresses",
+            """
             listen: ["udp:300.0.0.1:161", "udp6:::1:161", "tcp:127.0.0.1:161"]
             routes: [{ name: r, users: [], backend: b, sources: [10.0.0.0/33] }]
             backends: [{ name: b, address: "udp:192.0.2.1:70000", community: c }]
             """,
-         ["test.yaml:1:10: listen: 'udp:300.0.0.1:161' is not a transport address (udp:192.0.2.1:161 or udp6:[2001:db8::1]:161)",
-          "test.yaml:1:31: listen: 'udp6:::1:161' is not a transport address (udp:192.0.2.1:161 or udp6:[2001:db8::1]:161)",
-          "test.yaml:1:47: listen: 'tcp:127.0.0.1:161' is not a transport address (udp:192.0.2.1:161 or udp6:[2001:db8::1]:161)",
-          "test.yaml:2:54: route 'r': sources: '10.0.0.0/33' is not an address prefix (10.0.0.0/8 or 2001:db8::/32)",
-          "test.yaml:3:32: backend 'b': address: 'udp:192.0.2.1:70000' is not a transport address (udp:192.0.2.1:161 or udp6:[2001:db8::1]:161)"]),
-        ("weak passphrase and a missing secret", """
+            [
+                "test.yaml:1:10: listen: 'udp:300.0.0.1:161' is not a transport address (udp:192.0.2.1:161 or udp6:[2001:db8::1]:161)",
+                "test.yaml:1:31: listen: 'udp6:::1:161' is not a transport address (udp:192.0.2.1:161 or udp6:[2001:db8::1]:161)",
+                "test.yaml:1:47: listen: 'tcp:127.0.0.1:161' is not a transport address (udp:192.0.2.1:161 or udp6:[2001:db8::1]:161)",
+                "test.yaml:2:54: route 'r': sources: '10.0.0.0/33' is not an address prefix (10.0.0.0/8 or 2001:db8::/32)",
+                "test.yaml:3:32: backend 'b': address: 'udp:192.0.2.1:70000' is not a transport address (udp:192.0.2.1:161 or udp6:[2001:db8::1]:161)",
+            ]
+        ),
+        (
+            "weak passphrase and a missing secret",
+            """
             listen: [udp:127.0.0.1:1161]
             users:
               - { name: a, auth: SHA, auth-key: short }
@@ -141,25 +180,37 @@ struct ConfigurationTests {
               - { name: d, priv: AES, priv-key: longenough }
             routes: []
             """,
-         ["test.yaml:3:37: user 'a': auth-key is 5 characters; at least 8 are required (RFC 3414 §11.2)",
-          "test.yaml:4:37: user 'b': auth-key: environment variable NOT_SET is not set",
-          "test.yaml:5:22: user 'c': auth must be MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512",
-          "test.yaml:6:22: user 'd': privacy needs authentication ('auth')"]),
-        ("durations, versions, limits", """
+            [
+                "test.yaml:3:37: user 'a': auth-key is 5 characters; at least 8 are required (RFC 3414 §11.2)",
+                "test.yaml:4:37: user 'b': auth-key: environment variable NOT_SET is not set",
+                "test.yaml:5:22: user 'c': auth must be MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512",
+                "test.yaml:6:22: user 'd': privacy needs authentication ('auth')",
+            ]
+        ),
+        (
+            "durations, versions, limits",
+            """
             listen: [udp:127.0.0.1:1161]
             backends: [{ name: b, address: "udp:127.0.0.1:161", version: 3, community: c, timeout: soon, retries: 99 }]
             routes: [{ name: r, users: [], backend: b, on-timeout: silent }]
             limits: { max-repetitions: 0, max-pending: lots }
             """,
-         ["test.yaml:2:62: backend 'b': version must be 1 or 2c",
-          "test.yaml:2:88: backend 'b': timeout must be a duration such as 500ms, 1s or 2m",
-          "test.yaml:2:103: backend 'b': retries must be from 0 to 10",
-          "test.yaml:3:56: route 'r': on-timeout must be genErr or drop",
-          "test.yaml:4:28: limits.max-repetitions must be from 1 to 10000",
-          "test.yaml:4:44: limits.max-pending must be a whole number"]),
-        ("missing sections", "users: []\n",
-         ["test.yaml:1:1: the configuration needs 'listen'",
-          "test.yaml:1:1: the configuration needs 'routes' (without a route nothing is forwarded)"]),
+            [
+                "test.yaml:2:62: backend 'b': version must be 1 or 2c",
+                "test.yaml:2:88: backend 'b': timeout must be a duration such as 500ms, 1s or 2m",
+                "test.yaml:2:103: backend 'b': retries must be from 0 to 10",
+                "test.yaml:3:56: route 'r': on-timeout must be genErr or drop",
+                "test.yaml:4:28: limits.max-repetitions must be from 1 to 10000",
+                "test.yaml:4:44: limits.max-pending must be a whole number",
+            ]
+        ),
+        (
+            "missing sections", "users: []\n",
+            [
+                "test.yaml:1:1: the configuration needs 'listen'",
+                "test.yaml:1:1: the configuration needs 'routes' (without a route nothing is forwarded)",
+            ]
+        ),
     ]
 
     @Test("broken files: every error, with file:line:column", arguments: broken)
@@ -198,7 +249,11 @@ struct ConfigurationTests {
             _ = try ConfigurationLoader.load(path: directory + "/warden.yaml", environment: [:])
             Issue.record("a missing key file was accepted")
         } catch {
-            #expect(error.errors.map(\.description) == ["\(directory)/warden.yaml:2:96: user 'b': auth-key: cannot read /nonexistent/key"])
+            #expect(
+                error.errors.map(\.description) == [
+                    "\(directory)/warden.yaml:2:96: user 'b': auth-key: cannot read /nonexistent/key"
+                ]
+            )
         }
         try yaml.replacingOccurrences(of: ", { name: b, auth: SHA, auth-key: \"file:/nonexistent/key\" }", with: "")
             .write(toFile: directory + "/warden.yaml", atomically: true, encoding: .utf8)

@@ -136,7 +136,8 @@ struct CheckCommandTests {
             .write(toFile: directory + "/bad.yaml", atomically: true, encoding: .utf8)
         let bad = try Check.parse(["--config", directory + "/bad.yaml"])
         #expect(throws: ExitCode.failure) { try bad.run() }
-        try "listen: [\"udp:127.0.0.1:1161\"]\nbackends: [{ name: b, address: \"udp:127.0.0.1:161\", community: public }]\nroutes: [{ name: r, users: [], backend: b }]\n"
+        try
+            "listen: [\"udp:127.0.0.1:1161\"]\nbackends: [{ name: b, address: \"udp:127.0.0.1:161\", community: public }]\nroutes: [{ name: r, users: [], backend: b }]\n"
             .write(toFile: directory + "/good.yaml", atomically: true, encoding: .utf8)
         try Check.parse(["--config", directory + "/good.yaml"]).run()
     }
