@@ -40,6 +40,11 @@ let package = Package(
             name: "SNMPSecurity",
             dependencies: ["SNMPWire", "COpenSSL", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The request state machine: request-id mapping, retries, RFC 3584 translation (pure).
+        .target(
+            name: "WardenForwarder",
+            dependencies: ["SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // Simulated back ends: snmprec files answered as an SNMPv2c agent would (pure).
         .target(
             name: "WardenSimulator",
@@ -92,6 +97,10 @@ let package = Package(
                 "SNMPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "WardenForwarderTests",
+            dependencies: ["WardenForwarder", "WardenSimulator", "SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "WardenSimulatorTests",

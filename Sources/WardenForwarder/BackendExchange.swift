@@ -1,0 +1,169 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import SNMPWire
+
+/// One manager request served by one back end, across as many back-end round trips as the
+/// translation needs (RFC 3584 §4.3.1).
+///
+/// The manager speaks SNMPv2 semantics (it is a v3 manager); the back end speaks SNMPv1 or SNMPv2c.
+/// Towards a v2c back end the request goes as it is, GetBulk included (one GetBulk, never one
+/// packet per repetition). Towards a v1 back end GetBulk becomes GetNext (one repetition, a legal
+/// short answer), and v1's all-or-nothing errors are undone: a noSuchName points at one varbind,
+/// which gets the v2 exception (noSuchObject for Get, endOfMibView for GetNext) and the request is
+/// sent again without it, until the rest is answered. The error-index the manager sees always
+/// counts in the manager's own varbind list.
+///
+/// A value with no I/O: ``nextRequest(requestID:)`` gives the PDU to send, ``receive(_:)`` takes the
+/// back end's response and says whether the manager's response is ready.
+public struct BackendExchange: Sendable {
+    /// What happens next.
+    public enum Outcome: Hashable, Sendable {
+        /// Send ``nextRequest(requestID:)`` again (the v1 back end refused one varbind).
+        case sendAgain
+        /// The response for the manager, in the manager's varbind order and numbering.
+        case respond(PDU)
+    }
+
+    public let request: PDU
+    public let backendVersion: SNMPVersion
+    /// Manager varbind indices still to be asked, in order.
+    private var outstanding: [Int]
+    /// Answers so far, by manager varbind index.
+    private var answers: [VarBind?]
+    /// Bounded re-sends: a v1 back end can refuse each varbind at most once.
+    private var roundTrips = 0
+
+    /// - Parameter request: the manager's request (Get, GetNext, GetBulk or Set).
+    public init(request: PDU, backendVersion: SNMPVersion) {
+        precondition(backendVersion != .v3, "back ends speak SNMPv1 or SNMPv2c")
+        self.request = request
+        self.backendVersion = backendVersion
+        self.outstanding = Array(request.varbinds.indices)
+        self.answers = Array(repeating: nil, count: request.varbinds.count)
+    }
+
+    /// The PDU to send to the back end for what is still outstanding.
+    public func nextRequest(requestID: Int32) -> PDU {
+        let varbinds = self.outstanding.map { self.request.varbinds[$0] }
+        if self.backendVersion == .v1 && self.request.type == .getBulk {
+            // RFC 3584 §4.3.1 (1): GetBulk becomes GetNext with non-repeaters and max-repetitions 0.
+            return PDU(type: .getNext, requestID: requestID, varbinds: varbinds.map { VarBind(oid: $0.oid) })
+        }
+        var pdu = self.request
+        pdu.requestID = requestID
+        pdu.varbinds = varbinds
+        return pdu
+    }
+
+    /// Whether the back end's response could belong to the request last sent: a Response with as
+    /// many varbinds as were asked (GetBulk from a v2c back end may return any number).
+    public func isPlausible(_ response: PDU) -> Bool {
+        guard response.type == .response else { return false }
+        if self.request.type == .getBulk && self.backendVersion == .v2c { return true }
+        return response.errorStatus != .noError || response.varbinds.count == self.outstanding.count
+            || response.errorStatus == .tooBig
+    }
+
+    /// Takes the back end's response to the last ``nextRequest(requestID:)``.
+    public mutating func receive(_ response: PDU) -> Outcome {
+        self.roundTrips += 1
+        let status = response.errorStatus
+        if self.backendVersion == .v2c || status == .noError {
+            return .respond(self.finish(response))
+        }
+        // A v1 error.
+        let index = Int(response.errorIndex)
+        switch status {
+        case .noSuchName where self.request.type != .set && (1...self.outstanding.count).contains(index):
+            // RFC 3584 §4.3.1 (2): that varbind does not exist; the others are unknown yet.
+            let managerIndex = self.outstanding.remove(at: index - 1)
+            let exception: SNMPValue = self.request.type == .get ? .noSuchObject : .endOfMibView
+            self.answers[managerIndex] = VarBind(oid: self.request.varbinds[managerIndex].oid, value: exception)
+            if self.outstanding.isEmpty || self.roundTrips > self.request.varbinds.count {
+                return .respond(self.assembled())
+            }
+            return .sendAgain
+        case .tooBig where self.request.type == .getBulk:
+            // A translated GetBulk may answer with fewer varbinds: answer what we have, noError.
+            return .respond(self.assembled(partial: true))
+        default:
+            return .respond(
+                self.errorResponse(
+                    status: Self.v2Status(v1: status, isSet: self.request.type == .set),
+                    backendIndex: index
+                )
+            )
+        }
+    }
+
+    /// A v1 error-status as the v3 manager sees it (RFC 3584 §4.3.1 and §4.4).
+    static func v2Status(v1 status: ErrorStatus, isSet: Bool) -> ErrorStatus {
+        switch status {
+        case .noSuchName: return isSet ? .notWritable : .genErr
+        case .readOnly: return .notWritable
+        case .badValue: return isSet ? .wrongValue : .genErr
+        case .tooBig: return .tooBig
+        default: return .genErr
+        }
+    }
+
+    /// A successful response, merged with earlier answers, in the manager's order.
+    private func finish(_ response: PDU) -> PDU {
+        if self.request.type == .getBulk {
+            // The back end's GetBulk answer is already in the manager's order (nothing was removed
+            // for a v2c back end); for a v1 back end it is one GetNext repetition.
+            if self.backendVersion == .v2c {
+                var pdu = response
+                pdu.requestID = self.request.requestID
+                if pdu.errorStatus != .noError, pdu.errorIndex > 0 {
+                    pdu.errorIndex = Int32(self.outstanding[min(Int(pdu.errorIndex), self.outstanding.count) - 1] + 1)
+                }
+                return pdu
+            }
+        }
+        if response.errorStatus != .noError {
+            return self.errorResponse(status: response.errorStatus, backendIndex: Int(response.errorIndex))
+        }
+        var answers = self.answers
+        for (position, managerIndex) in self.outstanding.enumerated() where position < response.varbinds.count {
+            answers[managerIndex] = response.varbinds[position]
+        }
+        return PDU(
+            type: .response,
+            requestID: self.request.requestID,
+            varbinds: answers.enumerated().map { $1 ?? self.request.varbinds[$0] }
+        )
+    }
+
+    /// What has been answered so far (a translated GetBulk that hit tooBig).
+    private func assembled(partial: Bool = false) -> PDU {
+        let varbinds =
+            partial ? self.answers.compactMap { $0 } : self.answers.enumerated().map { $1 ?? self.request.varbinds[$0] }
+        return PDU(type: .response, requestID: self.request.requestID, varbinds: varbinds)
+    }
+
+    /// An error response: the manager's varbinds echoed, the index renumbered in the manager's list;
+    /// tooBig carries no varbinds (RFC 3416 §4.2.1).
+    private func errorResponse(status: ErrorStatus, backendIndex: Int) -> PDU {
+        var pdu = PDU(
+            type: .response,
+            requestID: self.request.requestID,
+            errorStatus: status,
+            varbinds: self.request.varbinds
+        )
+        if status == .tooBig {
+            pdu.varbinds = []
+            pdu.errorIndex = 0
+        } else if (1...max(self.outstanding.count, 1)).contains(backendIndex), backendIndex <= self.outstanding.count {
+            pdu.errorIndex = Int32(self.outstanding[backendIndex - 1] + 1)
+        } else {
+            pdu.errorIndex = 0
+        }
+        return pdu
+    }
+}
