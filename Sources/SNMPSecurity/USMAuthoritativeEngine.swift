@@ -159,30 +159,21 @@ public struct USMAuthoritativeEngine {
         // Step 8: privacy.
         let scoped: ScopedPDU
         if let cipher = user.cipher {
-            guard case .encrypted(let encrypted) = message.data, usm.privacyParameters.readableBytes == 8 else {
+            guard case .encrypted(let encrypted) = message.data else {
                 return self.fail(.decryptionErrors, message, engineTime: engineTime)
             }
-            // CBC ciphertext comes in whole 8-octet blocks (RFC 3414 §8.3.2 step 1).
-            guard !cipher.priv.isBlockChained || encrypted.readableBytes % 8 == 0 else {
+            switch cipher.open(
+                encrypted,
+                privacyParameters: usm.privacyParameters,
+                boots: usm.authoritativeEngineBoots,
+                time: usm.authoritativeEngineTime,
+                into: &self.decrypted
+            ) {
+            case .scopedPDU(let opened):
+                scoped = opened
+            case .badLength:
                 return self.fail(.decryptionErrors, message, engineTime: engineTime)
-            }
-            self.decrypted.clear()
-            self.decrypted.writeWithUnsafeMutableBytes(minimumWritableBytes: encrypted.readableBytes) { output in
-                encrypted.withUnsafeReadableBytes { input in
-                    usm.privacyParameters.withUnsafeReadableBytes { salt in
-                        cipher.decrypt(
-                            input,
-                            boots: usm.authoritativeEngineBoots,
-                            time: usm.authoritativeEngineTime,
-                            salt: salt,
-                            into: output
-                        )!
-                    }
-                }
-            }
-            do {
-                scoped = try ScopedPDU(decoding: self.decrypted, allowingTrailingBytes: cipher.priv.isBlockChained)
-            } catch {
+            case .unparsable:
                 // CFB turns a wrong key into garbage without an error; Net-SNMP drops such messages
                 // without a Report too.
                 self.statistics.inASNParseErrs &+= 1
@@ -290,27 +281,16 @@ public struct USMAuthoritativeEngine {
         let data: ScopedPDUData
         var privacyParameters = USMZeros.buffer(count: 0)
         if state.level == .authPriv, let cipher = user?.cipher {
-            self.plaintext.clear()
-            self.plaintext.writeScopedPDU(scoped)
-            let length = cipher.ciphertextLength(plaintext: self.plaintext.readableBytes)
-            // CBC: pad with zeros to the block (RFC 3414 §8.1.1.2).
-            self.plaintext.writeRepeatingByte(0, count: length - self.plaintext.readableBytes)
-            let salt =
-                cipher.priv.isBlockChained
-                ? UInt64(UInt32(bitPattern: boots)) << 32 | UInt64(self.salts.next32())
-                : self.salts.next64()
-            self.salt.clear()
-            self.salt.writeInteger(salt)
+            cipher.seal(
+                scoped,
+                boots: boots,
+                time: engineTime,
+                salts: &self.salts,
+                plaintext: &self.plaintext,
+                salt: &self.salt,
+                ciphertext: &self.ciphertext
+            )
             privacyParameters = self.salt
-            self.ciphertext.clear()
-            let plaintext = self.plaintext
-            self.ciphertext.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
-                plaintext.withUnsafeReadableBytes { input in
-                    privacyParameters.withUnsafeReadableBytes { saltBytes in
-                        cipher.encrypt(input, boots: boots, time: engineTime, salt: saltBytes, into: output)
-                    }
-                }
-            }
             data = .encrypted(self.ciphertext)
         } else {
             data = .plaintext(scoped)
@@ -337,17 +317,7 @@ public struct USMAuthoritativeEngine {
         if let authenticator = user?.authenticator, state.level != .noAuthNoPriv,
             let range = layout.authenticationParameters
         {
-            let macRange = (start + range.lowerBound)..<(start + range.upperBound)
-            let readerIndex = buffer.readerIndex
-            buffer.withUnsafeMutableReadableBytes { bytes in
-                let message = UnsafeRawBufferPointer(
-                    rebasing: bytes[(start - readerIndex)..<(start - readerIndex + written)]
-                )
-                let mac = UnsafeMutableRawBufferPointer(
-                    rebasing: bytes[(macRange.lowerBound - readerIndex)..<(macRange.upperBound - readerIndex)]
-                )
-                authenticator.mac(message, zeroing: range, into: mac)
-            }
+            authenticator.sign(&buffer, messageAt: start, length: written, macRange: range)
         }
         return written
     }

@@ -110,22 +110,16 @@ public struct USMClient {
         var privacyParameters = ByteBuffer()
         if self.level == .authPriv, let cipher = keys.cipher {
             var plaintext = ByteBuffer()
-            plaintext.writeScopedPDU(scoped)
-            let length = cipher.ciphertextLength(plaintext: plaintext.readableBytes)
-            plaintext.writeRepeatingByte(0, count: length - plaintext.readableBytes)
-            let salt =
-                cipher.priv.isBlockChained
-                ? UInt64(UInt32(bitPattern: self.boots)) << 32 | UInt64(self.salts.next32()) : self.salts.next64()
-            privacyParameters.writeInteger(salt)
             var ciphertext = ByteBuffer()
-            let boots = self.boots
-            ciphertext.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
-                plaintext.withUnsafeReadableBytes { input in
-                    privacyParameters.withUnsafeReadableBytes { saltBytes in
-                        cipher.encrypt(input, boots: boots, time: time, salt: saltBytes, into: output)
-                    }
-                }
-            }
+            cipher.seal(
+                scoped,
+                boots: self.boots,
+                time: time,
+                salts: &self.salts,
+                plaintext: &plaintext,
+                salt: &privacyParameters,
+                ciphertext: &ciphertext
+            )
             data = .encrypted(ciphertext)
         }
         let macLength = self.level == .noAuthNoPriv ? 0 : keys.auth!.macLength
@@ -150,14 +144,7 @@ public struct USMClient {
         if self.level != .noAuthNoPriv, let authenticator = keys.authenticator,
             let range = layout.authenticationParameters
         {
-            let offset = start - buffer.readerIndex
-            buffer.withUnsafeMutableReadableBytes { bytes in
-                let whole = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + written)])
-                let mac = UnsafeMutableRawBufferPointer(
-                    rebasing: bytes[(offset + range.lowerBound)..<(offset + range.upperBound)]
-                )
-                authenticator.mac(whole, zeroing: range, into: mac)
-            }
+            authenticator.sign(&buffer, messageAt: start, length: written, macRange: range)
         }
     }
 
@@ -238,24 +225,18 @@ public struct USMClient {
             guard level == .authNoPriv else { return .invalid("privacy flag with a plaintext scoped PDU") }
             scoped = plain
         case .encrypted(let encrypted):
-            guard level == .authPriv, let cipher = keys.cipher, usm.privacyParameters.readableBytes == 8 else {
-                return .invalid("cannot decrypt")
-            }
-            guard !cipher.priv.isBlockChained || encrypted.readableBytes % 8 == 0 else {
-                return .invalid("decryption error")
-            }
+            guard level == .authPriv, let cipher = keys.cipher else { return .invalid("cannot decrypt") }
             var plaintext = ByteBuffer()
-            plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: encrypted.readableBytes) { output in
-                encrypted.withUnsafeReadableBytes { input in
-                    usm.privacyParameters.withUnsafeReadableBytes { salt in
-                        cipher.decrypt(input, boots: msgBoots, time: msgTime, salt: salt, into: output)!
-                    }
-                }
-            }
-            do {
-                scoped = try ScopedPDU(decoding: plaintext, allowingTrailingBytes: cipher.priv.isBlockChained)
-            } catch {
-                return .invalid("decrypted scoped PDU does not parse (wrong privacy key?)")
+            switch cipher.open(
+                encrypted,
+                privacyParameters: usm.privacyParameters,
+                boots: msgBoots,
+                time: msgTime,
+                into: &plaintext
+            ) {
+            case .scopedPDU(let opened): scoped = opened
+            case .badLength: return .invalid("decryption error")
+            case .unparsable: return .invalid("decrypted scoped PDU does not parse (wrong privacy key?)")
             }
         }
         if scoped.pdu.type == .report {
