@@ -66,7 +66,6 @@ public struct BackendExchange: Sendable {
         guard response.type == .response else { return false }
         if self.request.type == .getBulk && self.backendVersion == .v2c { return true }
         return response.errorStatus != .noError || response.varbinds.count == self.outstanding.count
-            || response.errorStatus == .tooBig
     }
 
     /// Takes the back end's response to the last ``nextRequest(requestID:)``.
@@ -114,17 +113,12 @@ public struct BackendExchange: Sendable {
 
     /// A successful response, merged with earlier answers, in the manager's order.
     private func finish(_ response: PDU) -> PDU {
-        if self.request.type == .getBulk {
-            // The back end's GetBulk answer is already in the manager's order (nothing was removed
-            // for a v2c back end); for a v1 back end it is one GetNext repetition.
-            if self.backendVersion == .v2c {
-                var pdu = response
-                pdu.requestID = self.request.requestID
-                if pdu.errorStatus != .noError, pdu.errorIndex > 0 {
-                    pdu.errorIndex = Int32(self.outstanding[min(Int(pdu.errorIndex), self.outstanding.count) - 1] + 1)
-                }
-                return pdu
-            }
+        if self.request.type == .getBulk && self.backendVersion == .v2c {
+            // Nothing is ever removed towards a v2c back end, so its answer (varbinds and
+            // error-index alike) is already in the manager's order and numbering.
+            var pdu = response
+            pdu.requestID = self.request.requestID
+            return pdu
         }
         if response.errorStatus != .noError {
             return self.errorResponse(status: response.errorStatus, backendIndex: Int(response.errorIndex))
@@ -159,7 +153,7 @@ public struct BackendExchange: Sendable {
         if status == .tooBig {
             pdu.varbinds = []
             pdu.errorIndex = 0
-        } else if (1...max(self.outstanding.count, 1)).contains(backendIndex), backendIndex <= self.outstanding.count {
+        } else if backendIndex >= 1 && backendIndex <= self.outstanding.count {
             pdu.errorIndex = Int32(self.outstanding[backendIndex - 1] + 1)
         } else {
             pdu.errorIndex = 0

@@ -85,7 +85,8 @@ public struct PendingTable<Context> {
         self.entries[requestID]
     }
 
-    /// The earliest deadline, for the next timer.
+    /// The earliest deadline, for the next timer. A scan of the table, like ``expire(now:)``: fine for
+    /// the timer's once-per-tick use; a heap is the step up if profiles say so.
     public var earliestDeadline: Int64? {
         self.entries.values.lazy.map(\.deadline).min()
     }
