@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Test-only: an independent ASN.1 parser used as an oracle for our BER output.
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
@@ -55,6 +57,18 @@ let package = Package(
             name: "WardenConfig",
             dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "Yams", package: "Yams")]
         ),
+        // The I/O layer: listeners, back-end sockets, timers, lifecycle (DESIGN.md §2).
+        .target(
+            name: "WardenServer",
+            dependencies: [
+                "SNMPWire", "SNMPSecurity", "WardenConfig", "WardenForwarder", "WardenSimulator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "SNMPWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -64,7 +78,11 @@ let package = Package(
             dependencies: [
                 "SNMPWire",
                 "WardenConfig",
+                "WardenServer",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

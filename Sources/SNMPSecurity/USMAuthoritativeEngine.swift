@@ -237,13 +237,15 @@ public struct USMAuthoritativeEngine {
     ///
     /// If the response is larger than the manager's msgMaxSize it is replaced by a tooBig with no
     /// varbinds (RFC 3416 §4.2.1); if even that does not fit, nothing is written, snmpSilentDrops
-    /// counts it and the result is false.
+    /// counts it and the result is false. With `trimToFit` (a GetBulk response, RFC 3416 §4.2.3)
+    /// varbinds are dropped from the end instead, as many as needed.
     @discardableResult
     public mutating func encodeResponse(
         _ pdu: PDU,
         to request: USMRequestState,
         engineTime: Int32,
-        into buffer: inout ByteBuffer
+        into buffer: inout ByteBuffer,
+        trimToFit: Bool = false
     ) -> Bool {
         let user = request.level == .noAuthNoPriv ? nil : self.users[request.userName]
         precondition(request.level == .noAuthNoPriv || user != nil, "a response for a user this engine does not know")
@@ -254,6 +256,25 @@ public struct USMAuthoritativeEngine {
             return true
         }
         buffer.moveWriterIndex(to: start)
+        if trimToFit && pdu.varbinds.count > 1 {
+            // The largest prefix of the varbinds that fits: a binary search over encodings (rare path).
+            var fits = 0
+            var tooLarge = pdu.varbinds.count
+            while tooLarge - fits > 1 {
+                let middle = (fits + tooLarge) / 2
+                var shorter = scoped
+                shorter.pdu.varbinds = Array(pdu.varbinds[0..<middle])
+                let size = self.encode(shorter, state: request, user: user, engineTime: engineTime, into: &buffer)
+                buffer.moveWriterIndex(to: start)
+                if size <= limit { fits = middle } else { tooLarge = middle }
+            }
+            if fits > 0 {
+                var shorter = scoped
+                shorter.pdu.varbinds = Array(pdu.varbinds[0..<fits])
+                self.encode(shorter, state: request, user: user, engineTime: engineTime, into: &buffer)
+                return true
+            }
+        }
         var tooBig = pdu
         tooBig.errorStatus = .tooBig
         tooBig.errorIndex = 0

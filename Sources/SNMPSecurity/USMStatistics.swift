@@ -39,6 +39,33 @@ public struct USMStatistics: Hashable, Sendable {
         ]
     }
 
+    /// Every counter by name, for logs.
+    public var fields: [(String, UInt64)] {
+        [
+            ("usm_unsupported_sec_levels", self.unsupportedSecLevels), ("usm_not_in_time_windows", self.notInTimeWindows),
+            ("usm_unknown_user_names", self.unknownUserNames), ("usm_unknown_engine_ids", self.unknownEngineIDs),
+            ("usm_wrong_digests", self.wrongDigests), ("usm_decryption_errors", self.decryptionErrors),
+            ("snmp_in_asn_parse_errs", self.inASNParseErrs), ("snmp_invalid_msgs", self.invalidMsgs),
+            ("snmp_unknown_security_models", self.unknownSecurityModels), ("snmp_silent_drops", self.silentDrops),
+        ].map { ($0.0, UInt64($0.1)) }
+    }
+
+    /// The sum of two engines' counters (one engine per event loop), wrapping as Counter32 does.
+    public static func + (lhs: USMStatistics, rhs: USMStatistics) -> USMStatistics {
+        var sum = USMStatistics()
+        sum.unsupportedSecLevels = lhs.unsupportedSecLevels &+ rhs.unsupportedSecLevels
+        sum.notInTimeWindows = lhs.notInTimeWindows &+ rhs.notInTimeWindows
+        sum.unknownUserNames = lhs.unknownUserNames &+ rhs.unknownUserNames
+        sum.unknownEngineIDs = lhs.unknownEngineIDs &+ rhs.unknownEngineIDs
+        sum.wrongDigests = lhs.wrongDigests &+ rhs.wrongDigests
+        sum.decryptionErrors = lhs.decryptionErrors &+ rhs.decryptionErrors
+        sum.inASNParseErrs = lhs.inASNParseErrs &+ rhs.inASNParseErrs
+        sum.invalidMsgs = lhs.invalidMsgs &+ rhs.invalidMsgs
+        sum.unknownSecurityModels = lhs.unknownSecurityModels &+ rhs.unknownSecurityModels
+        sum.silentDrops = lhs.silentDrops &+ rhs.silentDrops
+        return sum
+    }
+
     mutating func increment(_ kind: USMReportKind) -> UInt32 {
         switch kind {
         case .unsupportedSecLevels:

@@ -116,7 +116,10 @@ public struct Route: Hashable, Sendable {
     }
 
     public var name: String
+    /// v3 users this route serves (USM user names).
     public var users: [String]
+    /// Communities this route serves to v1/v2c managers (the optional v1/v2c front end); never logged.
+    public var communities: [[UInt8]]
     public var context: ContextMatch
     /// Empty: any source.
     public var sources: [AddressPrefix]
@@ -129,7 +132,7 @@ public struct Route: Hashable, Sendable {
     public var onTimeout: TimeoutAction
 
     public static func == (lhs: Route, rhs: Route) -> Bool {
-        lhs.name == rhs.name && lhs.users == rhs.users && lhs.context == rhs.context && lhs.sources == rhs.sources
+        lhs.name == rhs.name && lhs.users == rhs.users && lhs.communities == rhs.communities && lhs.context == rhs.context && lhs.sources == rhs.sources
             && lhs.backend == rhs.backend && lhs.readView == rhs.readView && lhs.writeView == rhs.writeView
             && lhs.rewrite.map(\.backend) == rhs.rewrite.map(\.backend)
             && lhs.rewrite.map(\.manager) == rhs.rewrite.map(\.manager)

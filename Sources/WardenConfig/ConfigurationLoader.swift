@@ -523,8 +523,8 @@ extension Walker {
                     item,
                     "a route",
                     allowed: [
-                        "name", "users", "context", "sources", "backend", "read-view", "write-view", "rewrite",
-                        "on-timeout",
+                        "name", "users", "communities", "context", "sources", "backend", "read-view", "write-view",
+                        "rewrite", "on-timeout",
                     ]
                 ),
                 let nameNode = self.required(fields, "name", in: "a route", at: item),
@@ -532,7 +532,20 @@ extension Walker {
             else { continue }
             if !seen.insert(name).inserted { self.error(nameNode, "route '\(name)' is defined twice") }
             var routeUsers: [String] = []
-            if let usersNode = self.required(fields, "users", in: "route '\(name)'", at: item) {
+            var communities: [[UInt8]] = []
+            if let communitiesNode = fields["communities"]?.value,
+                let items = self.sequence(communitiesNode, "route '\(name)': communities")
+            {
+                communities = items.compactMap { self.secret($0, "route '\(name)': communities") }
+                if items.isEmpty { self.error(communitiesNode, "route '\(name)': communities is empty") }
+                if let contextNode = fields["context"] {
+                    self.error(contextNode.key, "route '\(name)': 'context' is for v3 users; v1/v2c has no context")
+                }
+            }
+            if fields["communities"] == nil && fields["users"] == nil {
+                self.error(item, "route '\(name)' needs 'users' (v3) or 'communities' (v1/v2c)")
+            }
+            if let usersNode = fields["users"]?.value {
                 for (user, userNode) in self.names(usersNode, "route '\(name)': users") {
                     if users.contains(user) {
                         routeUsers.append(user)
@@ -600,6 +613,7 @@ extension Walker {
                 Route(
                     name: name,
                     users: routeUsers,
+                    communities: communities,
                     context: context,
                     sources: sources,
                     backend: backend,

@@ -53,13 +53,25 @@ public struct PendingTable<Context> {
         timeout: Int64,
         retries: Int
     ) -> Int32? {
+        self.insert(context, now: now, timeout: timeout, retries: retries) { _ in datagram }
+    }
+
+    /// Allocates a request-id, has `encode` write the request under it, and records the request;
+    /// nil (and `encode` not called) when the table is full.
+    public mutating func insert(
+        _ context: Context,
+        now: Int64,
+        timeout: Int64,
+        retries: Int,
+        encode: (Int32) -> ByteBuffer
+    ) -> Int32? {
         guard !self.isFull else { return nil }
         var id = self.nextRequestID
         while self.entries[id] != nil { id = id == Int32.max ? 1 : id + 1 }
         self.nextRequestID = id == Int32.max ? 1 : id + 1
         self.entries[id] = Entry(
             context: context,
-            datagram: datagram,
+            datagram: encode(id),
             deadline: now + timeout,
             retriesLeft: retries,
             timeout: timeout

@@ -6,26 +6,107 @@
 //===----------------------------------------------------------------------===//
 
 import ArgumentParser
+import Logging
 import NIOCore
+import NIOPosix
 import SNMPWire
+import ServiceLifecycle
 import WardenConfig
+import WardenServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
-struct SNMPWarden: ParsableCommand {
+struct SNMPWarden: AsyncParsableCommand {
     static let version = "0.1.0-dev"
 
     static let configuration = CommandConfiguration(
         commandName: "snmpwarden",
         abstract: "SNMPv3 proxy forwarder and application-layer firewall for SNMPv1/v2c agents.",
         discussion: """
-            The gateway itself (`snmpwarden run --config FILE`) is not built yet; this release ships \
-            the SNMP wire codec, the USM, `snmpwarden check`, which validates a configuration file, \
-            and `snmpwarden decode`, which decodes a captured datagram.
+            `snmpwarden run --config FILE` runs the gateway in the foreground (SIGTERM or SIGINT stop it \
+            gracefully); `snmpwarden check --config FILE` validates a configuration file; \
+            `snmpwarden decode` decodes a captured datagram.
             """,
         version: version,
-        subcommands: [Check.self, Decode.self]
+        subcommands: [Run.self, Check.self, Decode.self]
     )
 }
+
+/// Runs the gateway in the foreground until SIGTERM or SIGINT.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway in the foreground; SIGTERM or SIGINT stop it gracefully (exit status 0)."
+    )
+
+    @Option(name: .long, help: "The configuration file (YAML).")
+    var config: String
+
+    @Option(name: .long, help: "Log format: text (default) or json (one object per line).")
+    var logFormat: WardenLogHandler.Format = .text
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(name: .long, help: "Event loops (threads) on the data path; default: the number of cores.")
+    var threads: Int = System.coreCount
+
+    func validate() throws {
+        guard (1...64).contains(self.threads) else { throw ValidationError("--threads must be 1 to 64") }
+    }
+
+    func run() async throws {
+        // A parent may have started us with signals blocked (a test runner's thread, for one):
+        // graceful stop needs SIGTERM and SIGINT delivered.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+
+        let format = self.logFormat
+        let level = self.logLevel
+        LoggingSystem.bootstrap { label in WardenLogHandler(label: label, format: format, level: level) }
+        let logger = Logger(label: "snmpwarden")
+
+        let plan: GatewayPlan
+        do {
+            plan = try GatewayPlan(try ConfigurationLoader.load(path: self.config))
+        } catch let errors as ConfigurationErrors {
+            for problem in errors.errors { printToStandardError(problem.description) }
+            throw ExitCode.failure
+        } catch {
+            printToStandardError("\(self.config): \(error)")
+            throw ExitCode.failure
+        }
+        let service = GatewayService(plan: plan, threads: self.threads, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: service)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("cannot run", metadata: ["error": "\(Self.reason(error))"])
+            throw ExitCode.failure
+        }
+    }
+
+    /// The innermost error's text (the service group wraps what a service throws).
+    static func reason(_ error: Error) -> String {
+        if let wrapped = error as? ServiceGroupError {
+            return "\(wrapped)"
+        }
+        return "\(error)"
+    }
+}
+
+extension WardenLogHandler.Format: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Validates a configuration file and prints every error as `file:line:column: message`.
 struct Check: ParsableCommand {

@@ -1,0 +1,190 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import Logging
+import NIOCore
+import NIOPosix
+import SNMPSecurity
+
+/// Datagrams from managers, handed to the loop's gateway.
+final class FrontendHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let gateway: GatewayLoop
+    private let listener: Int
+
+    init(gateway: GatewayLoop, listener: Int) {
+        self.gateway = gateway
+        self.listener = listener
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.gateway.receiveFromManager(self.unwrapInboundIn(data), listener: self.listener)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // UDP errors (an ICMP port unreachable reported on a later read) do not close the listener.
+        self.gateway.logger.debug("listener error", metadata: ["error": "\(error)"])
+    }
+}
+
+@available(*, unavailable)
+extension FrontendHandler: Sendable {}
+
+/// Datagrams from one agent's socket, handed to the loop's gateway.
+final class BackendHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let gateway: GatewayLoop
+    private let backend: Int
+
+    init(gateway: GatewayLoop, backend: Int) {
+        self.gateway = gateway
+        self.backend = backend
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.gateway.receiveFromBackend(self.unwrapInboundIn(data), backend: self.backend)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // An agent that is down answers with ICMP port unreachable: the request times out as usual.
+        self.gateway.logger.debug("backend socket error", metadata: ["error": "\(error)"])
+    }
+}
+
+@available(*, unavailable)
+extension BackendHandler: Sendable {}
+
+/// The running data path: one ``GatewayLoop`` per event loop, each with its own listener sockets
+/// (SO_REUSEPORT), back-end sockets, pending tables and USM engine copy. Nothing is shared between
+/// loops on the per-packet path (DESIGN.md §3).
+public final class Gateway: Sendable {
+    private let loops: [NIOLoopBound<GatewayLoop>]
+    private let channels: [Channel]
+    public let logger: Logger
+
+    private init(loops: [NIOLoopBound<GatewayLoop>], channels: [Channel], logger: Logger) {
+        self.loops = loops
+        self.channels = channels
+        self.logger = logger
+    }
+
+    /// Binds every listener on every loop of `group` and opens the back-end sockets.
+    public static func start(
+        plan: GatewayPlan,
+        engine: USMAuthoritativeEngine,
+        group: MultiThreadedEventLoopGroup,
+        logger: Logger
+    ) async throws -> Gateway {
+        let eventLoops = Array(group.makeIterator())
+        let simulated = SimulatedBackends(plan: plan)
+        let startUptime = NIODeadline.now().uptimeNanoseconds
+        var loops: [NIOLoopBound<GatewayLoop>] = []
+        var channels: [Channel] = []
+        do {
+            for (index, eventLoop) in eventLoops.enumerated() {
+                // Handed over to that loop, which alone uses it from now on.
+                nonisolated(unsafe) let engineCopy = index == 0 ? engine : engine.copy(loopIndex: index)
+                let bound = try await eventLoop.submit {
+                    NIOLoopBound(
+                        GatewayLoop(
+                            index: index,
+                            eventLoop: eventLoop,
+                            plan: plan,
+                            simulated: simulated,
+                            usm: engineCopy,
+                            logger: logger,
+                            startUptime: startUptime,
+                            loopCount: eventLoops.count
+                        ),
+                        eventLoop: eventLoop
+                    )
+                }.get()
+                loops.append(bound)
+                for (listenerIndex, address) in plan.listeners.enumerated() {
+                    let fd = try UDPSocket.bound(to: address, reusePort: eventLoops.count > 1)
+                    let wildcard = UDPSocket.isWildcard(address)
+                    let channel = try await DatagramBootstrap(group: eventLoop)
+                        .channelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    FrontendHandler(gateway: bound.value, listener: listenerIndex)
+                                )
+                            }
+                        }
+                        .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                        .withBoundSocket(fd)
+                        .get()
+                    channels.append(channel)
+                    if wildcard {
+                        try await channel.setOption(.receivePacketInfo, value: true).get()
+                    }
+                    try await eventLoop.submit {
+                        bound.value.listeners.append(
+                            GatewayLoop.Listener(channel: channel, fd: fd, isWildcard: wildcard)
+                        )
+                    }.get()
+                }
+                for (backendIndex, backend) in plan.backends.enumerated() {
+                    guard case .agent(let address, _, _, _, _) = backend.kind else { continue }
+                    let channel = try await DatagramBootstrap(group: eventLoop)
+                        .channelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    BackendHandler(gateway: bound.value, backend: backendIndex)
+                                )
+                            }
+                        }
+                        .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                        .bind(host: address.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
+                        .get()
+                    channels.append(channel)
+                    try await eventLoop.submit {
+                        bound.value.agents[backendIndex]?.channel = channel
+                    }.get()
+                }
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+        return Gateway(loops: loops, channels: channels, logger: logger)
+    }
+
+    /// Stops reading from managers and waits until every pending request is answered or timed out.
+    public func drain() async {
+        for loop in self.loops {
+            _ = try? await loop.eventLoop.flatSubmit { loop.value.drain() }.get()
+        }
+    }
+
+    /// Closes every socket.
+    public func close() async {
+        for channel in self.channels { try? await channel.close() }
+    }
+
+    /// The counters of every loop, summed.
+    public func counters() async -> GatewayCounters {
+        var sum = GatewayCounters()
+        for loop in self.loops {
+            if let counters = try? await loop.eventLoop.submit({ loop.value.counters }).get() { sum = sum + counters }
+        }
+        return sum
+    }
+
+    /// The USM counters of every loop, summed.
+    public func usmStatistics() async -> USMStatistics {
+        var sum = USMStatistics()
+        for loop in self.loops {
+            if let statistics = try? await loop.eventLoop.submit({ loop.value.usm.statistics }).get() {
+                sum = sum + statistics
+            }
+        }
+        return sum
+    }
+}

@@ -1,0 +1,108 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+/// What one event loop counted. Summed over loops for the log line at stop.
+public struct GatewayCounters: Hashable, Sendable {
+    /// Datagrams from managers.
+    public var inPackets: UInt64 = 0
+    /// Datagrams that were not SNMP (snmpInASNParseErrs; the USM counters are kept by the engine).
+    public var inParseErrors: UInt64 = 0
+    /// PDUs a manager may not send to a command responder (Response, Report, Trap, Inform...).
+    public var unexpectedPDUs: UInt64 = 0
+    /// v1/v2c: unknown community (snmpInBadCommunityNames).
+    public var badCommunityNames: UInt64 = 0
+    /// v1/v2c: known community from a source no route allows (snmpInBadCommunityUses).
+    public var badCommunityUses: UInt64 = 0
+    /// v1/v2c message while no route has communities (the v1/v2c front end is off).
+    public var communityFrontEndOff: UInt64 = 0
+    /// Authenticated v3 requests no route matched (answered authorizationError).
+    public var noRoute: UInt64 = 0
+    /// Get/GetNext/GetBulk on a route without a read view (answered without asking the back end).
+    public var refusedReads: UInt64 = 0
+    /// Set on a route without a write view (answered noAccess).
+    public var refusedSets: UInt64 = 0
+    /// More varbinds than limits.max-varbinds (answered tooBig).
+    public var tooManyVarbinds: UInt64 = 0
+    /// GetBulk max-repetitions lowered to limits.max-repetitions.
+    public var clampedRepetitions: UInt64 = 0
+    /// The pending table was full: handled as a timeout at once.
+    public var pendingOverflows: UInt64 = 0
+    /// Requests sent to agents, first tries.
+    public var backendRequests: UInt64 = 0
+    /// Requests sent again after a timeout.
+    public var backendRetransmissions: UInt64 = 0
+    /// Requests that got no answer after the last retry.
+    public var backendTimeouts: UInt64 = 0
+    /// Responses from agents that matched a pending request.
+    public var backendResponses: UInt64 = 0
+    /// Datagrams on a back-end socket from another address or port than the agent's.
+    public var backendWrongSource: UInt64 = 0
+    /// Back-end datagrams that did not decode, or were not a Response of the agent's version.
+    public var backendMalformed: UInt64 = 0
+    /// Back-end responses with the wrong community.
+    public var backendWrongCommunity: UInt64 = 0
+    /// Back-end responses to no pending request (late, duplicated or forged request-id).
+    public var backendUnmatched: UInt64 = 0
+    /// Requests answered by a simulated back end.
+    public var simulatedRequests: UInt64 = 0
+    /// Responses and Reports sent to managers.
+    public var outResponses: UInt64 = 0
+    /// Timeouts on `on-timeout: drop` routes: nothing sent to the manager.
+    public var droppedOnTimeout: UInt64 = 0
+    /// Responses the kernel refused to send.
+    public var sendFailures: UInt64 = 0
+
+    public init() {}
+
+    /// Every counter by name, for logs.
+    public var fields: [(String, UInt64)] {
+        [
+            ("in_packets", self.inPackets), ("in_parse_errors", self.inParseErrors),
+            ("unexpected_pdus", self.unexpectedPDUs), ("bad_community_names", self.badCommunityNames),
+            ("bad_community_uses", self.badCommunityUses), ("community_front_end_off", self.communityFrontEndOff),
+            ("no_route", self.noRoute), ("refused_reads", self.refusedReads), ("refused_sets", self.refusedSets),
+            ("too_many_varbinds", self.tooManyVarbinds), ("clamped_repetitions", self.clampedRepetitions),
+            ("pending_overflows", self.pendingOverflows), ("backend_requests", self.backendRequests),
+            ("backend_retransmissions", self.backendRetransmissions), ("backend_timeouts", self.backendTimeouts),
+            ("backend_responses", self.backendResponses), ("backend_wrong_source", self.backendWrongSource),
+            ("backend_malformed", self.backendMalformed), ("backend_wrong_community", self.backendWrongCommunity),
+            ("backend_unmatched", self.backendUnmatched), ("simulated_requests", self.simulatedRequests),
+            ("out_responses", self.outResponses), ("dropped_on_timeout", self.droppedOnTimeout),
+            ("send_failures", self.sendFailures),
+        ]
+    }
+
+    /// The sum of two loops' counters.
+    public static func + (lhs: GatewayCounters, rhs: GatewayCounters) -> GatewayCounters {
+        var sum = GatewayCounters()
+        sum.inPackets = lhs.inPackets + rhs.inPackets
+        sum.inParseErrors = lhs.inParseErrors + rhs.inParseErrors
+        sum.unexpectedPDUs = lhs.unexpectedPDUs + rhs.unexpectedPDUs
+        sum.badCommunityNames = lhs.badCommunityNames + rhs.badCommunityNames
+        sum.badCommunityUses = lhs.badCommunityUses + rhs.badCommunityUses
+        sum.communityFrontEndOff = lhs.communityFrontEndOff + rhs.communityFrontEndOff
+        sum.noRoute = lhs.noRoute + rhs.noRoute
+        sum.refusedReads = lhs.refusedReads + rhs.refusedReads
+        sum.refusedSets = lhs.refusedSets + rhs.refusedSets
+        sum.tooManyVarbinds = lhs.tooManyVarbinds + rhs.tooManyVarbinds
+        sum.clampedRepetitions = lhs.clampedRepetitions + rhs.clampedRepetitions
+        sum.pendingOverflows = lhs.pendingOverflows + rhs.pendingOverflows
+        sum.backendRequests = lhs.backendRequests + rhs.backendRequests
+        sum.backendRetransmissions = lhs.backendRetransmissions + rhs.backendRetransmissions
+        sum.backendTimeouts = lhs.backendTimeouts + rhs.backendTimeouts
+        sum.backendResponses = lhs.backendResponses + rhs.backendResponses
+        sum.backendWrongSource = lhs.backendWrongSource + rhs.backendWrongSource
+        sum.backendMalformed = lhs.backendMalformed + rhs.backendMalformed
+        sum.backendWrongCommunity = lhs.backendWrongCommunity + rhs.backendWrongCommunity
+        sum.backendUnmatched = lhs.backendUnmatched + rhs.backendUnmatched
+        sum.simulatedRequests = lhs.simulatedRequests + rhs.simulatedRequests
+        sum.outResponses = lhs.outResponses + rhs.outResponses
+        sum.droppedOnTimeout = lhs.droppedOnTimeout + rhs.droppedOnTimeout
+        sum.sendFailures = lhs.sendFailures + rhs.sendFailures
+        return sum
+    }
+}

@@ -1,0 +1,630 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import SNMPSecurity
+import SNMPWire
+import WardenForwarder
+import WardenSimulator
+
+/// Who asked, and where the answer goes.
+struct ManagerEndpoint {
+    var listener: Int
+    var remote: SocketAddress
+    /// The local address the request arrived on (packet info), for wildcard listeners.
+    var local: SocketAddress?
+}
+
+/// How the manager's response is secured.
+enum ManagerSecurity {
+    case usm(USMRequestState)
+    case community(version: SNMPVersion, community: ByteBuffer)
+}
+
+/// One manager request waiting for a back end.
+struct PendingRequest {
+    var endpoint: ManagerEndpoint
+    var security: ManagerSecurity
+    /// The request as the manager sent it (GetBulk repetitions clamped).
+    var managerRequest: PDU
+    var exchange: BackendExchange
+    var route: Int
+    /// A v1 manager's GetNext that met Counter64s: the answer so far and the positions asked again.
+    var skipping: (answer: PDU, positions: [Int], rounds: Int)?
+}
+
+/// Simulated back ends, shared by the loops so that a Set is seen by every later Get. They are
+/// demonstration and test devices, not the hot path: a lock is fine here.
+final class SimulatedBackends: Sendable {
+    private let agents: NIOLockedValueBox<[Int: SimulatedAgent]>
+
+    init(plan: GatewayPlan) {
+        var agents: [Int: SimulatedAgent] = [:]
+        for (index, backend) in plan.backends.enumerated() {
+            if case .simulated(let agent) = backend.kind { agents[index] = agent }
+        }
+        self.agents = NIOLockedValueBox(agents)
+    }
+
+    func respond(backend: Int, to request: PDU) -> PDU? {
+        self.agents.withLockedValue { $0[backend]?.respond(to: request) }
+    }
+}
+
+/// Everything one event loop owns: its listeners' channels, its back-end sockets and pending
+/// tables, its USM engine copy and its counters. Used on that loop only (DESIGN.md §3).
+final class GatewayLoop {
+    let index: Int
+    let eventLoop: EventLoop
+    let plan: GatewayPlan
+    let simulated: SimulatedBackends
+    var usm: USMAuthoritativeEngine
+    let logger: Logger
+    /// snmpEngineTime counts from here.
+    let startUptime: UInt64
+    var counters = GatewayCounters()
+
+    struct Listener {
+        var channel: Channel
+        var fd: CInt
+        /// Replies go out through sendmsg with the packet's destination as source.
+        var isWildcard: Bool
+    }
+    var listeners: [Listener] = []
+
+    struct AgentLink {
+        var channel: Channel?
+        var address: SocketAddress
+        var version: SNMPVersion
+        var community: ByteBuffer
+        var timeout: Int64
+        var retries: Int
+        var pending: PendingTable<PendingRequest>
+        var timer: Scheduled<Void>?
+    }
+    /// By back-end index; nil for simulated back ends.
+    var agents: [AgentLink?]
+    /// The bound on requests pending on this loop, over all back ends.
+    let pendingCapacity: Int
+    var pendingCount = 0
+
+    private var scratch = ByteBuffer()
+    private var refusalLog = RateLimitedLog()
+    private var draining: EventLoopPromise<Void>?
+
+    init(
+        index: Int,
+        eventLoop: EventLoop,
+        plan: GatewayPlan,
+        simulated: SimulatedBackends,
+        usm: USMAuthoritativeEngine,
+        logger: Logger,
+        startUptime: UInt64,
+        loopCount: Int
+    ) {
+        self.index = index
+        self.eventLoop = eventLoop
+        self.plan = plan
+        self.simulated = simulated
+        self.usm = usm
+        self.logger = logger
+        self.startUptime = startUptime
+        self.pendingCapacity = max(1, plan.limits.maxPending / max(1, loopCount))
+        self.agents = plan.backends.map { backend in
+            guard case .agent(let address, let version, let community, let timeout, let retries) = backend.kind else {
+                return nil
+            }
+            return AgentLink(
+                channel: nil,
+                address: address,
+                version: version,
+                community: community,
+                timeout: timeout,
+                retries: retries,
+                pending: PendingTable(
+                    capacity: max(1, plan.limits.maxPending),
+                    firstRequestID: Int32.random(in: 1...Int32.max)
+                ),
+                timer: nil
+            )
+        }
+    }
+
+    var now: Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
+
+    /// snmpEngineTime: seconds since start (RFC 3414 §2.2.1).
+    var engineTime: Int32 {
+        Int32(clamping: (NIODeadline.now().uptimeNanoseconds - self.startUptime) / 1_000_000_000)
+    }
+
+    // MARK: - From managers
+
+    func receiveFromManager(_ envelope: AddressedEnvelope<ByteBuffer>, listener: Int) {
+        self.counters.inPackets &+= 1
+        let endpoint = ManagerEndpoint(
+            listener: listener,
+            remote: envelope.remoteAddress,
+            local: envelope.metadata?.packetInfo?.destinationAddress
+        )
+        let message: SNMPMessage
+        do {
+            message = try SNMPMessage(decoding: envelope.data)
+        } catch {
+            self.counters.inParseErrors &+= 1
+            self.usm.countParseError()
+            return
+        }
+        switch message {
+        case .v3(let v3):
+            self.receiveV3(v3, datagram: envelope.data, from: endpoint)
+        case .community(let community):
+            self.receiveCommunity(community, from: endpoint)
+        }
+    }
+
+    private func receiveV3(_ message: SNMPv3Message, datagram: ByteBuffer, from endpoint: ManagerEndpoint) {
+        switch self.usm.receive(message, datagram: datagram, engineTime: self.engineTime) {
+        case .drop:
+            return
+        case .report(let report, _):
+            self.send(report, to: endpoint)
+        case .accept(let request):
+            let pdu = request.scopedPDU.pdu
+            let security = ManagerSecurity.usm(request.state)
+            guard pdu.type.isConfirmed && pdu.type != .inform && pdu.type != .report && pdu.type != .response else {
+                self.counters.unexpectedPDUs &+= 1
+                return
+            }
+            let user = String(buffer: request.state.userName)
+            let context = String(buffer: request.state.contextName)
+            let source = Self.addressBytes(endpoint.remote)
+            guard let route = self.plan.routeTable.match(user: user, context: context, source: source) else {
+                self.counters.noRoute &+= 1
+                self.refusalLog.warn(
+                    self.logger,
+                    key: "\(endpoint.remote.ipAddress ?? "?") \(user)",
+                    now: self.now,
+                    "no route: request refused with authorizationError",
+                    metadata: [
+                        "source": "\(endpoint.remote)", "user": "\(user)", "context": "\(context)",
+                    ]
+                )
+                var response = PDU(
+                    type: .response,
+                    requestID: pdu.requestID,
+                    errorStatus: .authorizationError,
+                    varbinds: pdu.varbinds
+                )
+                response.errorIndex = 0
+                self.respond(response, security: security, to: endpoint, requestType: pdu.type)
+                return
+            }
+            self.serve(pdu, route: route, security: security, from: endpoint)
+        }
+    }
+
+    private func receiveCommunity(_ message: CommunityMessage, from endpoint: ManagerEndpoint) {
+        guard case .pdu(let pdu) = message.pdu else {
+            self.counters.unexpectedPDUs &+= 1
+            return
+        }
+        guard self.plan.routeTable.acceptsCommunities else {
+            self.counters.communityFrontEndOff &+= 1
+            return
+        }
+        let community = Array(buffer: message.community)
+        let source = Self.addressBytes(endpoint.remote)
+        guard let route = self.plan.routeTable.match(community: community, source: source) else {
+            if self.plan.routeTable.knows(community: community) {
+                self.counters.badCommunityUses &+= 1
+            } else {
+                self.counters.badCommunityNames &+= 1
+            }
+            self.refusalLog.warn(
+                self.logger,
+                key: "\(endpoint.remote.ipAddress ?? "?") community",
+                now: self.now,
+                "v\(message.version) request with a community no route allows from this source: dropped",
+                metadata: ["source": "\(endpoint.remote)"]
+            )
+            return
+        }
+        // RFC 3416 / RFC 1157: only requests; GetBulk does not exist in v1.
+        guard pdu.type == .get || pdu.type == .getNext || pdu.type == .set || (pdu.type == .getBulk && message.version == .v2c)
+        else {
+            self.counters.unexpectedPDUs &+= 1
+            return
+        }
+        self.serve(
+            pdu,
+            route: route,
+            security: .community(version: message.version, community: message.community),
+            from: endpoint
+        )
+    }
+
+    /// Applies the route's decisions and hands the request to its back end.
+    private func serve(_ request: PDU, route routeIndex: Int, security: ManagerSecurity, from endpoint: ManagerEndpoint)
+    {
+        let route = self.plan.routes[routeIndex]
+        var pdu = request
+        if pdu.varbinds.count > self.plan.limits.maxVarbinds {
+            self.counters.tooManyVarbinds &+= 1
+            let response = PDU(type: .response, requestID: pdu.requestID, errorStatus: .tooBig, varbinds: [])
+            self.respond(response, security: security, to: endpoint, requestType: pdu.type, original: request)
+            return
+        }
+        switch pdu.type {
+        case .set:
+            guard route.canWrite else {
+                // RFC 3416 §4.2.5: noAccess for the first varbind; nothing reaches the back end.
+                self.counters.refusedSets &+= 1
+                self.refusalLog.warn(
+                    self.logger,
+                    key: "\(endpoint.remote.ipAddress ?? "?") set \(route.name)",
+                    now: self.now,
+                    "Set refused: route has no write-view",
+                    metadata: [
+                        "source": "\(endpoint.remote)", "route": "\(route.name)",
+                        "oid": "\(pdu.varbinds.first?.oid.description ?? "")",
+                    ]
+                )
+                let response = PDU(
+                    type: .response,
+                    requestID: pdu.requestID,
+                    errorStatus: .noAccess,
+                    errorIndex: pdu.varbinds.isEmpty ? 0 : 1,
+                    varbinds: pdu.varbinds
+                )
+                self.respond(response, security: security, to: endpoint, requestType: pdu.type, original: request)
+                return
+            }
+        case .get, .getNext, .getBulk:
+            guard route.canRead else {
+                // No read view: nothing is visible (DESIGN.md §5), as a view with no subtrees would say.
+                self.counters.refusedReads &+= 1
+                let exception: SNMPValue = pdu.type == .get ? .noSuchObject : .endOfMibView
+                // For GetBulk: each non-repeater once, and one repetition in which every column ended.
+                let varbinds = pdu.varbinds.map { VarBind(oid: $0.oid, value: exception) }
+                let response = PDU(type: .response, requestID: pdu.requestID, varbinds: varbinds)
+                self.respond(response, security: security, to: endpoint, requestType: pdu.type, original: request)
+                return
+            }
+            if pdu.type == .getBulk {
+                if pdu.maxRepetitions > Int32(self.plan.limits.maxRepetitions) {
+                    self.counters.clampedRepetitions &+= 1
+                    pdu.maxRepetitions = Int32(self.plan.limits.maxRepetitions)
+                }
+                if pdu.nonRepeaters < 0 { pdu.nonRepeaters = 0 }
+                if pdu.maxRepetitions < 0 { pdu.maxRepetitions = 0 }
+            }
+        default:
+            self.counters.unexpectedPDUs &+= 1
+            return
+        }
+
+        guard let link = self.agents[route.backend] else {
+            self.counters.simulatedRequests &+= 1
+            var asked = pdu
+            if case .community(.v1, _) = security, pdu.type == .getNext {
+                // A v1 manager's GetNext skips Counter64s (RFC 3584 §4.2.2.1), bounded.
+                asked = self.simulatedGetNextSkippingCounter64(pdu, backend: route.backend)
+            } else if let answer = self.simulated.respond(backend: route.backend, to: pdu) {
+                asked = answer
+            }
+            self.respond(asked, security: security, to: endpoint, requestType: pdu.type, original: request)
+            return
+        }
+        let pending = PendingRequest(
+            endpoint: endpoint,
+            security: security,
+            managerRequest: pdu,
+            exchange: BackendExchange(request: pdu, backendVersion: link.version),
+            route: routeIndex,
+            skipping: nil
+        )
+        self.forward(pending, backend: route.backend)
+    }
+
+    private func simulatedGetNextSkippingCounter64(_ request: PDU, backend: Int) -> PDU {
+        var answer = self.simulated.respond(backend: backend, to: request) ?? request
+        for _ in 0..<Self.maximumSkipRounds {
+            let positions = ManagerTranslation.counter64Positions(answer)
+            if positions.isEmpty { break }
+            let again = PDU(
+                type: .getNext,
+                requestID: request.requestID,
+                varbinds: positions.map { VarBind(oid: answer.varbinds[$0].oid) }
+            )
+            guard let next = self.simulated.respond(backend: backend, to: again) else { break }
+            for (offset, position) in positions.enumerated() { answer.varbinds[position] = next.varbinds[offset] }
+        }
+        return answer
+    }
+
+    /// A v1 manager's GetNext asks again past Counter64s at most this often.
+    static let maximumSkipRounds = 32
+
+    // MARK: - To and from agents
+
+    /// Sends the exchange's next request to its agent, recording it as pending.
+    private func forward(_ request: PendingRequest, backend: Int) {
+        guard self.pendingCount < self.pendingCapacity, var link = self.agents[backend] else {
+            self.counters.pendingOverflows &+= 1
+            self.refusalLog.warn(
+                self.logger,
+                key: "overflow",
+                now: self.now,
+                "pending table full (limits.max-pending): request handled as a timeout",
+                metadata: ["backend": "\(self.plan.backends[backend].name)"]
+            )
+            self.timedOut(request)
+            return
+        }
+        let community = link.community
+        let version = link.version
+        let exchange = request.exchange
+        let id = link.pending.insert(request, now: self.now, timeout: link.timeout, retries: link.retries) {
+            requestID in
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(256)
+            buffer.writeCommunityMessage(
+                CommunityMessage(version: version, community: community, pdu: .pdu(exchange.nextRequest(requestID: requestID)))
+            )
+            return buffer
+        }
+        guard let id, let datagram = link.pending.entry(id)?.datagram else {
+            self.counters.pendingOverflows &+= 1
+            self.timedOut(request)
+            return
+        }
+        self.pendingCount += 1
+        self.counters.backendRequests &+= 1
+        link.channel?.writeAndFlush(AddressedEnvelope(remoteAddress: link.address, data: datagram), promise: nil)
+        self.agents[backend] = link
+        self.armTimer(backend)
+    }
+
+    func receiveFromBackend(_ envelope: AddressedEnvelope<ByteBuffer>, backend: Int) {
+        guard var link = self.agents[backend] else { return }
+        guard envelope.remoteAddress == link.address else {
+            self.counters.backendWrongSource &+= 1
+            return
+        }
+        guard case .community(let message)? = try? SNMPMessage(decoding: envelope.data),
+            message.version == link.version, case .pdu(let pdu) = message.pdu, pdu.type == .response
+        else {
+            self.counters.backendMalformed &+= 1
+            return
+        }
+        guard message.community == link.community else {
+            self.counters.backendWrongCommunity &+= 1
+            return
+        }
+        guard let entry = link.pending.entry(pdu.requestID), entry.context.exchange.isPlausible(pdu) else {
+            self.counters.backendUnmatched &+= 1
+            return
+        }
+        _ = link.pending.remove(pdu.requestID)
+        self.agents[backend] = link
+        self.pendingCount -= 1
+        self.counters.backendResponses &+= 1
+        var request = entry.context
+        switch request.exchange.receive(pdu) {
+        case .sendAgain:
+            self.forward(request, backend: backend)
+        case .respond(let response):
+            self.answer(&request, with: response, backend: backend)
+        }
+        self.checkDrained()
+    }
+
+    /// A complete answer from the exchange: to the manager, or on to skip Counter64s for a v1 manager.
+    private func answer(_ request: inout PendingRequest, with response: PDU, backend: Int) {
+        var response = response
+        if case .community(.v1, _) = request.security, request.exchange.request.type == .getNext {
+            if var skipping = request.skipping {
+                // Merge the re-asked positions into the answer so far.
+                for (offset, position) in skipping.positions.enumerated() where offset < response.varbinds.count {
+                    skipping.answer.varbinds[position] = response.varbinds[offset]
+                }
+                if response.errorStatus != .noError { skipping.answer = response }
+                response = skipping.answer
+                request.skipping = skipping
+            }
+            let positions = ManagerTranslation.counter64Positions(response)
+            let rounds = (request.skipping?.rounds ?? 0) + 1
+            if !positions.isEmpty && rounds <= Self.maximumSkipRounds {
+                let again = PDU(
+                    type: .getNext,
+                    requestID: response.requestID,
+                    varbinds: positions.map { VarBind(oid: response.varbinds[$0].oid) }
+                )
+                var next = request
+                next.exchange = BackendExchange(request: again, backendVersion: request.exchange.backendVersion)
+                next.skipping = (response, positions, rounds)
+                self.forward(next, backend: backend)
+                return
+            }
+        }
+        self.respond(
+            response,
+            security: request.security,
+            to: request.endpoint,
+            requestType: request.managerRequest.type,
+            original: request.managerRequest
+        )
+    }
+
+    private func armTimer(_ backend: Int) {
+        guard let link = self.agents[backend], link.timer == nil, let deadline = link.pending.earliestDeadline else {
+            return
+        }
+        // Coalesce: wake at most every 5 ms per back end.
+        let at = max(deadline, self.now + 5_000_000)
+        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        let timer = self.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(at))) {
+            bound.value.agents[backend]?.timer = nil
+            bound.value.expire(backend)
+        }
+        self.agents[backend]?.timer = timer
+    }
+
+    private func expire(_ backend: Int) {
+        guard var link = self.agents[backend] else { return }
+        let decisions = link.pending.expire(now: self.now)
+        self.agents[backend] = link
+        for decision in decisions {
+            switch decision {
+            case .retransmit(_, let datagram):
+                self.counters.backendRetransmissions &+= 1
+                link.channel?.writeAndFlush(AddressedEnvelope(remoteAddress: link.address, data: datagram), promise: nil)
+            case .timedOut(_, let request):
+                self.pendingCount -= 1
+                self.counters.backendTimeouts &+= 1
+                self.timedOut(request)
+            }
+        }
+        self.armTimer(backend)
+        self.checkDrained()
+    }
+
+    /// No answer: the route's `on-timeout` (genErr by default, so the manager fails fast).
+    private func timedOut(_ request: PendingRequest) {
+        if self.plan.routes[request.route].dropOnTimeout {
+            self.counters.droppedOnTimeout &+= 1
+            return
+        }
+        let original = request.managerRequest
+        let response = PDU(
+            type: .response,
+            requestID: original.requestID,
+            errorStatus: .genErr,
+            errorIndex: 0,
+            varbinds: original.varbinds
+        )
+        self.respond(
+            response,
+            security: request.security,
+            to: request.endpoint,
+            requestType: original.type,
+            original: original
+        )
+    }
+
+    // MARK: - Answers
+
+    /// Encodes `response` for the manager (USM or community, v1 translation) and sends it.
+    private func respond(
+        _ response: PDU,
+        security: ManagerSecurity,
+        to endpoint: ManagerEndpoint,
+        requestType: PDUType,
+        original: PDU? = nil
+    ) {
+        var buffer = self.scratch
+        buffer.clear()
+        switch security {
+        case .usm(let state):
+            let fits = self.usm.encodeResponse(
+                response,
+                to: state,
+                engineTime: self.engineTime,
+                into: &buffer,
+                trimToFit: requestType == .getBulk
+            )
+            guard fits else { return }
+        case .community(let version, let community):
+            var pdu = response
+            if version == .v1 {
+                pdu = ManagerTranslation.v1Response(response, request: original ?? response)
+            }
+            let start = buffer.writerIndex
+            buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
+            if buffer.readableBytes > Self.maximumCommunityResponse {
+                // Too large for one UDP datagram: trim a GetBulk, else tooBig (RFC 3416 §4.2.1, §4.2.3).
+                buffer.moveWriterIndex(to: start)
+                if requestType == .getBulk && pdu.varbinds.count > 1 {
+                    pdu.varbinds.removeLast(pdu.varbinds.count / 2)
+                } else {
+                    pdu.errorStatus = .tooBig
+                    pdu.errorIndex = 0
+                    pdu.varbinds = version == .v1 ? (original?.varbinds ?? []) : []
+                }
+                buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
+            }
+        }
+        self.send(buffer, to: endpoint)
+        self.scratch = buffer
+    }
+
+    /// Over IPv4 a UDP payload holds at most 65,507 octets.
+    static let maximumCommunityResponse = 65_507
+
+    private func send(_ datagram: ByteBuffer, to endpoint: ManagerEndpoint) {
+        let listener = self.listeners[endpoint.listener]
+        self.counters.outResponses &+= 1
+        if listener.isWildcard, let local = endpoint.local {
+            if !UDPSocket.send(fd: listener.fd, datagram, to: endpoint.remote, from: local) {
+                self.counters.sendFailures &+= 1
+            }
+        } else {
+            listener.channel.writeAndFlush(AddressedEnvelope(remoteAddress: endpoint.remote, data: datagram), promise: nil)
+        }
+    }
+
+    // MARK: - Stop
+
+    /// Stops reading from managers; the future completes when nothing is pending any more.
+    func drain() -> EventLoopFuture<Void> {
+        for listener in self.listeners {
+            listener.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
+        let promise = self.eventLoop.makePromise(of: Void.self)
+        self.draining = promise
+        self.checkDrained()
+        return promise.futureResult
+    }
+
+    private func checkDrained() {
+        if self.pendingCount == 0, let promise = self.draining {
+            self.draining = nil
+            promise.succeed()
+        }
+    }
+
+    /// The source address as routes compare it (4 or 16 octets).
+    static func addressBytes(_ address: SocketAddress) -> [UInt8] {
+        switch address {
+        case .v4(let v4):
+            return withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }
+        case .v6(let v6):
+            return RouteTable.canonical(withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) })
+        default:
+            return []
+        }
+    }
+}
+
+/// Warnings that a flood could repeat: at most one per key and minute, and a bounded key set.
+struct RateLimitedLog {
+    private var lastLogged: [String: Int64] = [:]
+    static let interval: Int64 = 60_000_000_000
+    static let maximumKeys = 10_000
+
+    mutating func warn(_ logger: Logger, key: String, now: Int64, _ message: Logger.Message, metadata: Logger.Metadata) {
+        if let last = self.lastLogged[key], now - last < Self.interval { return }
+        if self.lastLogged.count >= Self.maximumKeys {
+            self.lastLogged = self.lastLogged.filter { now - $0.value < Self.interval }
+            if self.lastLogged.count >= Self.maximumKeys { return }
+        }
+        self.lastLogged[key] = now
+        logger.warning(message, metadata: metadata)
+    }
+}
