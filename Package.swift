@@ -108,9 +108,16 @@ let package = Package(
             ],
             exclude: ["Fixtures", "Regression"]
         ),
+        // Helpers that start real peers (Net-SNMP, our own executables) on loopback, for tests only.
+        .target(
+            name: "PeerSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/PeerSupport"
+        ),
         .testTarget(
             name: "SNMPSecurityTests",
             dependencies: [
+                "PeerSupport",
                 "SNMPSecurity",
                 "SNMPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -127,6 +134,13 @@ let package = Package(
         .testTarget(
             name: "WardenConfigTests",
             dependencies: ["WardenConfig", "SNMPSecurity", "SNMPWire"]
+        ),
+        .testTarget(
+            name: "WardenServerTests",
+            dependencies: [
+                "PeerSupport", "WardenServer", "WardenConfig", "SNMPWire", "SNMPSecurity",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "snmpwardenTests",

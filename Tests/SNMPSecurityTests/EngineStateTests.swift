@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+import PeerSupport
 import Foundation
 import NIOCore
 import SNMPWire

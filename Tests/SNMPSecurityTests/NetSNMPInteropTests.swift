@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+import PeerSupport
 import Foundation
 import NIOCore
 import SNMPWire
@@ -161,7 +162,7 @@ struct NetSNMPInteropTests {
         // Wait (bounded) until snmpd answers discovery.
         var discovered: ByteBuffer? = nil
         let deadline = Date().addingTimeInterval(15)
-        while discovered == nil && Date() < deadline && agent.process.isRunning {
+        while discovered == nil && Date() < deadline && agent.isRunning {
             socket.send(USMClient.discoveryRequest(messageID: 1, requestID: 1), to: port)
             discovered = socket.receive()
         }

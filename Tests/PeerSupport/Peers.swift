@@ -13,22 +13,22 @@ import Glibc
 #endif
 
 /// Helpers to run real peers (Net-SNMP's snmpd and tools, our test responder) on loopback.
-enum Peers {
+public enum Peers {
     /// A fresh temporary directory.
-    static func temporaryDirectory(_ name: String) -> String {
+    public static func temporaryDirectory(_ name: String) -> String {
         let path = NSTemporaryDirectory() + "snmpwarden-\(name)-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
 
     /// A UDP port that was free a moment ago on 127.0.0.1.
-    static func freeUDPPort() -> UInt16 {
+    public static func freeUDPPort() -> UInt16 {
         let socket = UDPClient()
         return socket.localPort
     }
 
     /// Where `swift build` put this package's executables (next to the test bundle).
-    static func builtProduct(_ name: String) -> String {
+    public static func builtProduct(_ name: String) -> String {
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = testBinary.deletingLastPathComponent()
         // The test bundle may be a directory (xctest) inside the build directory.
@@ -41,7 +41,7 @@ enum Peers {
     }
 
     /// Finds a Net-SNMP program (snmpd lives in /usr/sbin, which is not always on PATH).
-    static func netSNMP(_ name: String) -> String? {
+    public static func netSNMP(_ name: String) -> String? {
         for directory in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"] {
             let path = directory + "/" + name
             if FileManager.default.isExecutableFile(atPath: path) { return path }
@@ -51,7 +51,7 @@ enum Peers {
 
     /// Runs a program to completion (bounded by `timeout` seconds) and returns its exit status and output.
     @discardableResult
-    static func run(
+    public static func run(
         _ path: String,
         _ arguments: [String],
         environment: [String: String] = [:],
@@ -87,7 +87,7 @@ enum Peers {
 
 extension FileHandle {
     /// What is available now, without blocking.
-    func availableDataNonBlocking() -> Data {
+    public func availableDataNonBlocking() -> Data {
         let fd = self.fileDescriptor
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
@@ -104,62 +104,131 @@ extension FileHandle {
 }
 
 /// A long-running peer process, stopped by pid when the test ends.
-final class PeerProcess {
-    let process = Process()
-    private let pipe = Pipe()
-    private var collected = Data()
+///
+/// Started with `posix_spawn`, not Foundation's `Process`: Foundation learns that a child ended when
+/// a socket the child inherits is closed, and then waits for it in a blocking `wait4` on the one
+/// thread that serves every `Process`. snmpd closes its inherited descriptors at start-up, so that
+/// thread blocks on snmpd until it exits, and every other `Process` (the tools a test runs) hangs.
+/// posix_spawn also gives the child an empty signal mask: a test thread blocks SIGTERM, and a child
+/// would inherit that.
+public final class PeerProcess {
+    public let pid: pid_t
+    private let logPath: String
+    private var exitStatus: Int32?
 
-    init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        self.process.executableURL = URL(fileURLWithPath: path)
-        self.process.arguments = arguments
+    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        self.logPath = NSTemporaryDirectory() + "snmpwarden-peer-\(UUID().uuidString.prefix(8)).log"
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
-        self.process.environment = env
-        self.process.standardOutput = self.pipe
-        self.process.standardError = self.pipe
-        try self.process.run()
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, self.logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        guard result == 0 else {
+            throw PeerError(description: "cannot start \(path): \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
     }
 
-    var pid: Int32 { self.process.processIdentifier }
+    public struct PeerError: Error, CustomStringConvertible {
+        public var description: String
+    }
 
-    /// Everything the process printed so far.
-    var output: String {
-        self.collected.append(self.pipe.fileHandleForReading.availableDataNonBlocking())
-        return String(decoding: self.collected, as: UTF8.self)
+    /// Whether the process still runs (reaps it when it has ended).
+    public var isRunning: Bool {
+        if self.exitStatus != nil { return false }
+        var status: Int32 = 0
+        let result = waitpid(self.pid, &status, WNOHANG)
+        if result == self.pid {
+            self.exitStatus = Self.decode(status)
+            return false
+        }
+        return result == 0
+    }
+
+    /// The exit status, or 128 + signal; nil while running.
+    public var terminationStatus: Int32? {
+        _ = self.isRunning
+        return self.exitStatus
+    }
+
+    /// Waits (at most `timeout` seconds) for the process to end; returns whether it did.
+    @discardableResult
+    public func waitUntilExit(timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while self.isRunning {
+            if Date() > deadline { return false }
+            usleep(2000)
+        }
+        return true
+    }
+
+    private static func decode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+    }
+
+    /// Everything the process printed so far (standard output and error).
+    public var output: String {
+        (try? String(contentsOfFile: self.logPath, encoding: .utf8)) ?? ""
     }
 
     /// Waits (at most `timeout` seconds) for a line containing `text`; returns that line.
-    func waitForLine(containing text: String, timeout: TimeInterval = 10) -> String? {
+    public func waitForLine(containing text: String, timeout: TimeInterval = 10) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let line = self.output.split(separator: "\n").first(where: { $0.contains(text) }) { return String(line) }
-            if !self.process.isRunning { return nil }
+            if !self.isRunning { return nil }
             usleep(5000)
         }
         return nil
     }
 
-    /// Stops the process with `signal` and waits for it.
-    ///
-    /// SIGKILL by default: a child spawned from a test thread inherits that thread's signal mask,
-    /// in which the runtime blocks SIGTERM, so a plain `kill` may never arrive.
-    func stop(signal: Int32 = SIGKILL) {
-        if self.process.isRunning {
-            kill(self.pid, signal)
-            self.process.waitUntilExit()
+    /// Stops the process with `signal` and waits for it (SIGKILL after 10 s if it does not end).
+    public func stop(signal: Int32 = SIGKILL) {
+        guard self.isRunning else { return }
+        kill(self.pid, signal)
+        if !self.waitUntilExit(timeout: 10) {
+            kill(self.pid, SIGKILL)
+            self.waitUntilExit(timeout: 10)
         }
     }
 
     deinit {
         self.stop(signal: SIGKILL)
+        unlink(self.logPath)
     }
 }
 
 /// A blocking UDP socket on 127.0.0.1 with a receive timeout.
-final class UDPClient {
-    let fd: Int32
+public final class UDPClient {
+    public let fd: Int32
 
-    init(timeoutMilliseconds: Int = 1000) {
+    public init(timeoutMilliseconds: Int = 1000) {
         self.fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         precondition(self.fd >= 0)
         var address = sockaddr_in()
@@ -178,7 +247,7 @@ final class UDPClient {
         close(self.fd)
     }
 
-    var localPort: UInt16 {
+    public var localPort: UInt16 {
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
@@ -187,7 +256,7 @@ final class UDPClient {
         return UInt16(bigEndian: address.sin_port)
     }
 
-    func send(_ datagram: ByteBuffer, to port: UInt16) {
+    public func send(_ datagram: ByteBuffer, to port: UInt16) {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -202,7 +271,7 @@ final class UDPClient {
     }
 
     /// The next datagram, or nil after the timeout.
-    func receive() -> ByteBuffer? {
+    public func receive() -> ByteBuffer? {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let n = recv(self.fd, &buffer, buffer.count, 0)
         guard n >= 0 else { return nil }
