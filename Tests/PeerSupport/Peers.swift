@@ -270,6 +270,36 @@ public final class UDPClient {
         }
     }
 
+    /// The next datagram and the IPv4 address and port it came from, or nil after the timeout.
+    public func receiveWithSource() -> (datagram: ByteBuffer, host: String, port: UInt16)? {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let n = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(self.fd, &buffer, buffer.count, 0, $0, &length) }
+        }
+        guard n >= 0 else { return nil }
+        var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+        inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count))
+        let host = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return (ByteBuffer(bytes: buffer[0..<n]), host, UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Sends to `host` (an IPv4 literal) and `port`.
+    public func send(_ datagram: ByteBuffer, to port: UInt16, host: String) {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr(host)
+        _ = datagram.withUnsafeReadableBytes { bytes in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(self.fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+
     /// The next datagram, or nil after the timeout.
     public func receive() -> ByteBuffer? {
         var buffer = [UInt8](repeating: 0, count: 65536)
