@@ -221,3 +221,56 @@ struct GatewayTests {
         #expect(counters["usm_unknown_user_names"] == "1")
     }
 }
+
+@Suite("The optional v1/v2c front end")
+struct CommunityFrontEndTests {
+    static let routes = """
+          - { name: v2c-managers, communities: [ frontpub ], sources: [ 127.0.0.0/8, "::1/128" ], backend: legacy, read-view: all }
+          - { name: far-managers, communities: [ farpub ], sources: [ 10.0.0.0/8 ], backend: legacy, read-view: all }
+        """
+
+    func run(_ lab: GatewayLab, _ tool: String, version: String, community: String, _ arguments: [String]) throws -> String {
+        let path = try #require(Peers.netSNMP(tool))
+        return try Peers.run(
+            path,
+            ["-v\(version)", "-c", community, "-On", "-r", "0", "-t", "2", "udp:127.0.0.1:\(lab.gatewayPort)"] + arguments,
+            environment: lab.environment
+        ).output
+    }
+
+    @Test("v2c and v1 managers by community; v1 never sees a Counter64; unknown communities are dropped")
+    func communityManagers() throws {
+        let lab = try GatewayLab(name: "community")
+        try lab.startGateway(lab.configuration(communityRoutes: Self.routes))
+        // v2c: the same walk as direct.
+        let direct = WalkLine.parse(try lab.direct(["1.3.6.1.2.1.31.1.1.1"], tool: "snmpwalk"))
+        let v2c = WalkLine.parse(try self.run(lab, "snmpbulkwalk", version: "2c", community: "frontpub", ["1.3.6.1.2.1.31.1.1.1"]))
+        #expect(v2c.map(\.oid) == direct.map(\.oid))
+        // v1: the walk skips every Counter64 (RFC 3584 §4.2.2.1) and goes on past them.
+        let v1 = WalkLine.parse(try self.run(lab, "snmpwalk", version: "1", community: "frontpub", ["1.3.6.1.2.1.31.1.1.1"]))
+        #expect(v1.map(\.oid) == direct.filter { !$0.value.hasPrefix("Counter64") }.map(\.oid))
+        #expect(v1.contains { $0.oid.hasPrefix(".1.3.6.1.2.1.31.1.1.1.18.") }, "the v1 walk stopped early")
+        // v1 Get of a Counter64: noSuchName.
+        let get = try self.run(lab, "snmpget", version: "1", community: "frontpub", ["1.3.6.1.2.1.31.1.1.1.6.1"])
+        #expect(get.contains("noSuchName"), "\(get)")
+        // v1 Set without a write view: noSuchName (RFC 3584 §4.4 maps noAccess).
+        let set = try self.run(lab, "snmpset", version: "1", community: "frontpub", ["1.3.6.1.2.1.1.4.0", "s", "x"])
+        #expect(set.contains("noSuchName"), "\(set)")
+        // Unknown community, and a known one from a source its route does not allow: no answer.
+        #expect(try self.run(lab, "snmpget", version: "2c", community: "guess", ["1.3.6.1.2.1.1.5.0"]).contains("Timeout"))
+        #expect(try self.run(lab, "snmpget", version: "2c", community: "farpub", ["1.3.6.1.2.1.1.5.0"]).contains("Timeout"))
+        let (status, counters) = try lab.stopGateway()
+        #expect(status == 0)
+        #expect(counters["bad_community_names"] == "1")
+        #expect(counters["bad_community_uses"] == "1")
+    }
+
+    @Test("without a community route, v1/v2c requests are dropped and counted")
+    func frontEndOffByDefault() throws {
+        let lab = try GatewayLab(name: "nocommunity")
+        try lab.startGateway()
+        #expect(try self.run(lab, "snmpget", version: "2c", community: GatewayLab.community, ["1.3.6.1.2.1.1.5.0"]).contains("Timeout"))
+        let (_, counters) = try lab.stopGateway()
+        #expect(counters["community_front_end_off"] == "1")
+    }
+}
