@@ -146,6 +146,7 @@ let package = Package(
             name: "snmpwardenTests",
             dependencies: [
                 "snmpwarden",
+                "WardenConfig",
                 "SNMPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -119,16 +119,24 @@ struct Check: ParsableCommand {
     var config: String
 
     func run() throws {
+        let configuration: WardenConfiguration
         do {
-            let configuration = try ConfigurationLoader.load(path: self.config)
-            print(
-                "\(self.config): OK: \(configuration.listen.count) listeners, \(configuration.users.count) users, "
-                    + "\(configuration.backends.count) backends, \(configuration.views.count) views, \(configuration.routes.count) routes"
-            )
+            configuration = try ConfigurationLoader.load(path: self.config)
         } catch {
             for problem in error.errors { printToStandardError(problem.description) }
             throw ExitCode.failure
         }
+        // What `run` resolves beyond the file itself (the snmprec files of simulated back ends).
+        do {
+            _ = try GatewayPlan(configuration)
+        } catch {
+            printToStandardError("\(self.config): \(error)")
+            throw ExitCode.failure
+        }
+        print(
+            "\(self.config): OK: \(configuration.listen.count) listeners, \(configuration.users.count) users, "
+                + "\(configuration.backends.count) backends, \(configuration.views.count) views, \(configuration.routes.count) routes"
+        )
     }
 }
 

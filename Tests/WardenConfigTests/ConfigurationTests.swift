@@ -136,6 +136,22 @@ struct ConfigurationTests {
             ]
         ),
         (
+            "community routes: no context, not empty; a route needs users or communities",
+            """
+            listen: [udp:127.0.0.1:1161]
+            backends: [{ name: b, address: "udp:127.0.0.1:161", community: public }]
+            routes:
+              - { name: r1, communities: [ public ], context: x, backend: b }
+              - { name: r2, communities: [], backend: b }
+              - { name: r3, backend: b }
+            """,
+            [
+                "test.yaml:4:42: route 'r1': 'context' is for v3 users; v1/v2c has no context",
+                "test.yaml:5:30: route 'r2': communities is empty",
+                "test.yaml:6:5: route 'r3' needs 'users' (v3) or 'communities' (v1/v2c)",
+            ]
+        ),
+        (
             "bad OID and pattern",
             """
             listen: [udp:127.0.0.1:1161]

@@ -10,6 +10,7 @@ import Foundation
 import NIOCore
 import SNMPWire
 import Testing
+import WardenConfig
 
 @testable import snmpwarden
 
@@ -140,5 +141,45 @@ struct CheckCommandTests {
             "listen: [\"udp:127.0.0.1:1161\"]\nbackends: [{ name: b, address: \"udp:127.0.0.1:161\", community: public }]\nroutes: [{ name: r, users: [], backend: b }]\n"
             .write(toFile: directory + "/good.yaml", atomically: true, encoding: .utf8)
         try Check.parse(["--config", directory + "/good.yaml"]).run()
+    }
+}
+
+@Suite("shipped configurations")
+struct ShippedConfigurationTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// The secrets the examples take from the environment.
+    static let secrets = [
+        "NOC_AUTH", "NOC_PRIV", "CORE_SWITCH_COMMUNITY", "VENDOR_AUTH", "VENDOR_PRIV", "FIREWALL_COMMUNITY",
+        "OPS_AUTH", "OPS_PRIV", "UPS_COMMUNITY",
+    ]
+
+    @Test(
+        "snmpwarden check passes on the shipped configuration and every example",
+        arguments: [
+            "conf/snmpwarden.yaml", "conf/examples/v2c-switch-behind-v3.yaml",
+            "conf/examples/vendor-restricted-subtrees.yaml", "conf/examples/ipv6-managers-ipv4-agent.yaml",
+        ]
+    )
+    func checkPasses(file: String) throws {
+        for name in Self.secrets { setenv(name, "example-secret-\(name.lowercased())", 1) }
+        let path = Self.repository + "/" + file
+        #expect(FileManager.default.fileExists(atPath: path))
+        try Check.parse(["--config", path]).run()
+    }
+
+    @Test("an example without its secrets in the environment is refused, naming the variable")
+    func missingSecretIsNamed() throws {
+        let path = Self.repository + "/conf/examples/ipv6-managers-ipv4-agent.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "${OPS_AUTH}", with: "${SNMPWARDEN_TEST_UNSET}")
+        #expect(throws: ConfigurationErrors.self) {
+            try ConfigurationLoader.parse(yaml: text, file: "ipv6.yaml", environment: ["OPS_PRIV": "x-long-enough", "UPS_COMMUNITY": "c"])
+        }
+        do {
+            _ = try ConfigurationLoader.parse(yaml: text, file: "ipv6.yaml", environment: ["OPS_PRIV": "x-long-enough", "UPS_COMMUNITY": "c"])
+        } catch {
+            #expect(error.errors.map(\.message).contains { $0.contains("SNMPWARDEN_TEST_UNSET is not set") }, "\(error)")
+        }
     }
 }
