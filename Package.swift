@@ -125,7 +125,9 @@ let package = Package(
         ),
         .testTarget(
             name: "WardenForwarderTests",
-            dependencies: ["WardenForwarder", "WardenSimulator", "SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "WardenForwarder", "WardenSimulator", "SNMPWire", .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "WardenSimulatorTests",

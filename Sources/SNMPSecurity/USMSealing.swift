@@ -43,7 +43,9 @@ extension PrivacyCipher {
         let (input, saltBytes) = (plaintext, salt)
         ciphertext.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
             input.withUnsafeReadableBytes { input in
-                saltBytes.withUnsafeReadableBytes { self.encrypt(input, boots: boots, time: time, salt: $0, into: output) }
+                saltBytes.withUnsafeReadableBytes {
+                    self.encrypt(input, boots: boots, time: time, salt: $0, into: output)
+                }
             }
         }
     }

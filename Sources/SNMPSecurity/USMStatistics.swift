@@ -42,7 +42,8 @@ public struct USMStatistics: Hashable, Sendable {
     /// Every counter by name, for logs.
     public var fields: [(String, UInt64)] {
         [
-            ("usm_unsupported_sec_levels", self.unsupportedSecLevels), ("usm_not_in_time_windows", self.notInTimeWindows),
+            ("usm_unsupported_sec_levels", self.unsupportedSecLevels),
+            ("usm_not_in_time_windows", self.notInTimeWindows),
             ("usm_unknown_user_names", self.unknownUserNames), ("usm_unknown_engine_ids", self.unknownEngineIDs),
             ("usm_wrong_digests", self.wrongDigests), ("usm_decryption_errors", self.decryptionErrors),
             ("snmp_in_asn_parse_errs", self.inASNParseErrs), ("snmp_invalid_msgs", self.invalidMsgs),

@@ -132,7 +132,8 @@ public struct Route: Hashable, Sendable {
     public var onTimeout: TimeoutAction
 
     public static func == (lhs: Route, rhs: Route) -> Bool {
-        lhs.name == rhs.name && lhs.users == rhs.users && lhs.communities == rhs.communities && lhs.context == rhs.context && lhs.sources == rhs.sources
+        lhs.name == rhs.name && lhs.users == rhs.users && lhs.communities == rhs.communities
+            && lhs.context == rhs.context && lhs.sources == rhs.sources
             && lhs.backend == rhs.backend && lhs.readView == rhs.readView && lhs.writeView == rhs.writeView
             && lhs.rewrite.map(\.backend) == rhs.rewrite.map(\.backend)
             && lhs.rewrite.map(\.manager) == rhs.rewrite.map(\.manager)

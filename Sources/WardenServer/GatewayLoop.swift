@@ -192,7 +192,7 @@ final class GatewayLoop {
                     now: self.now,
                     "no route: request refused with authorizationError",
                     metadata: [
-                        "source": "\(endpoint.remote)", "user": "\(user)", "context": "\(context)",
+                        "source": "\(Self.describe(endpoint.remote))", "user": "\(user)", "context": "\(context)",
                     ]
                 )
                 var response = PDU(
@@ -231,12 +231,14 @@ final class GatewayLoop {
                 key: "\(endpoint.remote.ipAddress ?? "?") community",
                 now: self.now,
                 "v\(message.version) request with a community no route allows from this source: dropped",
-                metadata: ["source": "\(endpoint.remote)"]
+                metadata: ["source": "\(Self.describe(endpoint.remote))"]
             )
             return
         }
         // RFC 3416 / RFC 1157: only requests; GetBulk does not exist in v1.
-        guard pdu.type == .get || pdu.type == .getNext || pdu.type == .set || (pdu.type == .getBulk && message.version == .v2c)
+        guard
+            pdu.type == .get || pdu.type == .getNext || pdu.type == .set
+                || (pdu.type == .getBulk && message.version == .v2c)
         else {
             self.counters.unexpectedPDUs &+= 1
             return
@@ -271,7 +273,7 @@ final class GatewayLoop {
                     now: self.now,
                     "Set refused: route has no write-view",
                     metadata: [
-                        "source": "\(endpoint.remote)", "route": "\(route.name)",
+                        "source": "\(Self.describe(endpoint.remote))", "route": "\(route.name)",
                         "oid": "\(pdu.varbinds.first?.oid.description ?? "")",
                     ]
                 )
@@ -375,7 +377,11 @@ final class GatewayLoop {
             var buffer = ByteBuffer()
             buffer.reserveCapacity(256)
             buffer.writeCommunityMessage(
-                CommunityMessage(version: version, community: community, pdu: .pdu(exchange.nextRequest(requestID: requestID)))
+                CommunityMessage(
+                    version: version,
+                    community: community,
+                    pdu: .pdu(exchange.nextRequest(requestID: requestID))
+                )
             )
             return buffer
         }
@@ -484,7 +490,10 @@ final class GatewayLoop {
             switch decision {
             case .retransmit(_, let datagram):
                 self.counters.backendRetransmissions &+= 1
-                link.channel?.writeAndFlush(AddressedEnvelope(remoteAddress: link.address, data: datagram), promise: nil)
+                link.channel?.writeAndFlush(
+                    AddressedEnvelope(remoteAddress: link.address, data: datagram),
+                    promise: nil
+                )
             case .timedOut(_, let request):
                 self.pendingCount -= 1
                 self.counters.backendTimeouts &+= 1
@@ -575,7 +584,10 @@ final class GatewayLoop {
                 self.counters.sendFailures &+= 1
             }
         } else {
-            listener.channel.writeAndFlush(AddressedEnvelope(remoteAddress: endpoint.remote, data: datagram), promise: nil)
+            listener.channel.writeAndFlush(
+                AddressedEnvelope(remoteAddress: endpoint.remote, data: datagram),
+                promise: nil
+            )
         }
     }
 
@@ -599,6 +611,12 @@ final class GatewayLoop {
         }
     }
 
+    /// `192.0.2.1:1234` or `[2001:db8::1]:1234`, for logs.
+    static func describe(_ address: SocketAddress) -> String {
+        guard let host = address.ipAddress, let port = address.port else { return "\(address)" }
+        return address.protocol == .inet6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
     /// The source address as routes compare it (4 or 16 octets).
     static func addressBytes(_ address: SocketAddress) -> [UInt8] {
         switch address {
@@ -618,7 +636,8 @@ struct RateLimitedLog {
     static let interval: Int64 = 60_000_000_000
     static let maximumKeys = 10_000
 
-    mutating func warn(_ logger: Logger, key: String, now: Int64, _ message: Logger.Message, metadata: Logger.Metadata) {
+    mutating func warn(_ logger: Logger, key: String, now: Int64, _ message: Logger.Message, metadata: Logger.Metadata)
+    {
         if let last = self.lastLogged[key], now - last < Self.interval { return }
         if self.lastLogged.count >= Self.maximumKeys {
             self.lastLogged = self.lastLogged.filter { now - $0.value < Self.interval }

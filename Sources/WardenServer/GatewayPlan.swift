@@ -18,7 +18,13 @@ public struct GatewayPlan: Sendable {
     /// A back end as the data path uses it.
     public struct BackendPlan: Sendable {
         public enum Kind: Sendable {
-            case agent(address: SocketAddress, version: SNMPVersion, community: ByteBuffer, timeout: Int64, retries: Int)
+            case agent(
+                address: SocketAddress,
+                version: SNMPVersion,
+                community: ByteBuffer,
+                timeout: Int64,
+                retries: Int
+            )
             case simulated(SimulatedAgent)
         }
 
@@ -79,7 +85,9 @@ public struct GatewayPlan: Sendable {
                 }
                 do {
                     let objects = try SNMPRec.parse(String(decoding: data, as: UTF8.self))
-                    self.backends.append(BackendPlan(name: backend.name, kind: .simulated(SimulatedAgent(objects: objects))))
+                    self.backends.append(
+                        BackendPlan(name: backend.name, kind: .simulated(SimulatedAgent(objects: objects)))
+                    )
                 } catch {
                     throw PlanError(description: "backend '\(backend.name)': \(path): \(error)")
                 }

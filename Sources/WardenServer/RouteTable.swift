@@ -59,7 +59,8 @@ public struct RouteTable: Sendable {
 
     /// An address as a route compares it: IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes its 4 IPv4 octets.
     public static func canonical(_ address: [UInt8]) -> [UInt8] {
-        if address.count == 16 && address[0..<10].allSatisfy({ $0 == 0 }) && address[10] == 0xFF && address[11] == 0xFF {
+        if address.count == 16 && address[0..<10].allSatisfy({ $0 == 0 }) && address[10] == 0xFF && address[11] == 0xFF
+        {
             return Array(address[12..<16])
         }
         return address

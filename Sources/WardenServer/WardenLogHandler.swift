@@ -50,7 +50,9 @@ public struct WardenLogHandler: LogHandler {
         case .text:
             line = "\(time) \(event.level) \(self.label): \(event.message)"
             if !merged.isEmpty {
-                line += " [" + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "]"
+                line +=
+                    " [" + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                    + "]"
             }
         case .json:
             var object: [(String, String)] = [

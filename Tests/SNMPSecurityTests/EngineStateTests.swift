@@ -5,9 +5,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-import PeerSupport
 import Foundation
 import NIOCore
+import PeerSupport
 import SNMPWire
 import Testing
 

@@ -28,10 +28,14 @@ final class GatewayLab {
     static let community = "backpub"
 
     /// The users of the gateway: noc (SHA-256/AES) reads only; admin (SHA-512/AES-256) may write.
-    static let noc = ["-v3", "-l", "authPriv", "-u", "noc", "-a", "SHA-256", "-A", "noc-auth-pass", "-x", "AES",
-                      "-X", "noc-priv-pass"]
-    static let admin = ["-v3", "-l", "authPriv", "-u", "admin", "-a", "SHA-512", "-A", "admin-auth-pass", "-x",
-                        "AES-256", "-X", "admin-priv-pass"]
+    static let noc = [
+        "-v3", "-l", "authPriv", "-u", "noc", "-a", "SHA-256", "-A", "noc-auth-pass", "-x", "AES",
+        "-X", "noc-priv-pass",
+    ]
+    static let admin = [
+        "-v3", "-l", "authPriv", "-u", "admin", "-a", "SHA-512", "-A", "admin-auth-pass", "-x",
+        "AES-256", "-X", "admin-priv-pass",
+    ]
 
     /// Starts snmpd; the gateway starts with ``startGateway(extra:)``.
     init(name: String) throws {
@@ -121,7 +125,10 @@ final class GatewayLab {
             ["run", "--config", self.configPath, "--log-format", "json", "--threads", "\(threads)"]
         )
         self.gateway = gateway
-        try #require(gateway.waitForLine(containing: "\"listening\"") != nil, "gateway did not start: \(gateway.output)")
+        try #require(
+            gateway.waitForLine(containing: "\"listening\"") != nil,
+            "gateway did not start: \(gateway.output)"
+        )
     }
 
     /// Runs a Net-SNMP tool against the gateway (`-On`, numeric OIDs) and returns its output.
@@ -148,7 +155,8 @@ final class GatewayLab {
         let path = try #require(Peers.netSNMP(tool), "Net-SNMP's \(tool) is not installed (apt-get install snmp)")
         return try Peers.run(
             path,
-            ["-v2c", "-c", Self.community, "-On", "-r", "1", "-t", "2", "udp:127.0.0.1:\(self.backendPort)"] + arguments,
+            ["-v2c", "-c", Self.community, "-On", "-r", "1", "-t", "2", "udp:127.0.0.1:\(self.backendPort)"]
+                + arguments,
             environment: self.environment,
             timeout: 60
         ).output
@@ -157,7 +165,10 @@ final class GatewayLab {
     /// snmpd's snmpInPkts.0 (read directly; the reading request counts itself).
     func backendInPackets() throws -> Int {
         let output = try self.direct(["1.3.6.1.2.1.11.1.0"])
-        let value = try #require(output.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, "\(output)")
+        let value = try #require(
+            output.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) },
+            "\(output)"
+        )
         return value
     }
 
@@ -166,7 +177,10 @@ final class GatewayLab {
         let gateway = try #require(self.gateway)
         kill(gateway.pid, SIGTERM)
         try #require(gateway.waitUntilExit(timeout: 15), "the gateway did not stop on SIGTERM")
-        let line = try #require(gateway.output.split(separator: "\n").last { $0.contains("\"stopped\"") }, "\(gateway.output)")
+        let line = try #require(
+            gateway.output.split(separator: "\n").last { $0.contains("\"stopped\"") },
+            "\(gateway.output)"
+        )
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
             "not a JSON object of strings: \(line)"

@@ -77,7 +77,9 @@ struct GatewayTests {
         #expect(rows.count == direct.count, "\(result.output)")
         for ((description, type), mtu) in zip(zip(direct, types), mtus) {
             let index = description.oid.split(separator: ".").last!
-            func value(_ line: WalkLine) -> String { String(line.value.split(separator: ": ", maxSplits: 1).last ?? "") }
+            func value(_ line: WalkLine) -> String {
+                String(line.value.split(separator: ": ", maxSplits: 1).last ?? "")
+            }
             let row = "\(index)|\(value(description))|\(value(type))|\(value(mtu))"
             #expect(rows.contains(Substring(row)), "\(row) missing in \(result.output)")
         }
@@ -161,7 +163,9 @@ struct GatewayTests {
         let started = Date()
         let deadQuery = try PeerProcess(
             snmpget,
-            GatewayLab.noc + ["-On", "-r", "0", "-t", "10", "-n", "dead", "udp:127.0.0.1:\(lab.gatewayPort)", "1.3.6.1.2.1.1.5.0"],
+            GatewayLab.noc + [
+                "-On", "-r", "0", "-t", "10", "-n", "dead", "udp:127.0.0.1:\(lab.gatewayPort)", "1.3.6.1.2.1.1.5.0",
+            ],
             environment: lab.environment
         )
         // While that request waits on the dead back end, the live route answers a whole walk.
@@ -188,7 +192,11 @@ struct GatewayTests {
         let refused = try lab.throughGateway(contact + ["s", "changed-by-noc"], tool: "snmpset")
         #expect(refused.contains("noAccess"), "\(refused)")
         #expect(try lab.direct(contact) == original)
-        let allowed = try lab.throughGateway(contact + ["s", "changed-by-admin"], user: GatewayLab.admin, tool: "snmpset")
+        let allowed = try lab.throughGateway(
+            contact + ["s", "changed-by-admin"],
+            user: GatewayLab.admin,
+            tool: "snmpset"
+        )
         #expect(allowed.contains("changed-by-admin"), "\(allowed)")
         #expect(try lab.direct(contact).contains("changed-by-admin"))
         // A v1 back end refuses a read-only object with its own error, mapped for the v3 manager.
@@ -229,11 +237,18 @@ struct CommunityFrontEndTests {
           - { name: far-managers, communities: [ farpub ], sources: [ 10.0.0.0/8 ], backend: legacy, read-view: all }
         """
 
-    func run(_ lab: GatewayLab, _ tool: String, version: String, community: String, _ arguments: [String]) throws -> String {
+    func run(
+        _ lab: GatewayLab,
+        _ tool: String,
+        version: String,
+        community: String,
+        _ arguments: [String]
+    ) throws -> String {
         let path = try #require(Peers.netSNMP(tool))
         return try Peers.run(
             path,
-            ["-v\(version)", "-c", community, "-On", "-r", "0", "-t", "2", "udp:127.0.0.1:\(lab.gatewayPort)"] + arguments,
+            ["-v\(version)", "-c", community, "-On", "-r", "0", "-t", "2", "udp:127.0.0.1:\(lab.gatewayPort)"]
+                + arguments,
             environment: lab.environment
         ).output
     }
@@ -244,10 +259,14 @@ struct CommunityFrontEndTests {
         try lab.startGateway(lab.configuration(communityRoutes: Self.routes))
         // v2c: the same walk as direct.
         let direct = WalkLine.parse(try lab.direct(["1.3.6.1.2.1.31.1.1.1"], tool: "snmpwalk"))
-        let v2c = WalkLine.parse(try self.run(lab, "snmpbulkwalk", version: "2c", community: "frontpub", ["1.3.6.1.2.1.31.1.1.1"]))
+        let v2c = WalkLine.parse(
+            try self.run(lab, "snmpbulkwalk", version: "2c", community: "frontpub", ["1.3.6.1.2.1.31.1.1.1"])
+        )
         #expect(v2c.map(\.oid) == direct.map(\.oid))
         // v1: the walk skips every Counter64 (RFC 3584 §4.2.2.1) and goes on past them.
-        let v1 = WalkLine.parse(try self.run(lab, "snmpwalk", version: "1", community: "frontpub", ["1.3.6.1.2.1.31.1.1.1"]))
+        let v1 = WalkLine.parse(
+            try self.run(lab, "snmpwalk", version: "1", community: "frontpub", ["1.3.6.1.2.1.31.1.1.1"])
+        )
         #expect(v1.map(\.oid) == direct.filter { !$0.value.hasPrefix("Counter64") }.map(\.oid))
         #expect(v1.contains { $0.oid.hasPrefix(".1.3.6.1.2.1.31.1.1.1.18.") }, "the v1 walk stopped early")
         // v1 Get of a Counter64: noSuchName.
@@ -257,8 +276,12 @@ struct CommunityFrontEndTests {
         let set = try self.run(lab, "snmpset", version: "1", community: "frontpub", ["1.3.6.1.2.1.1.4.0", "s", "x"])
         #expect(set.contains("noSuchName"), "\(set)")
         // Unknown community, and a known one from a source its route does not allow: no answer.
-        #expect(try self.run(lab, "snmpget", version: "2c", community: "guess", ["1.3.6.1.2.1.1.5.0"]).contains("Timeout"))
-        #expect(try self.run(lab, "snmpget", version: "2c", community: "farpub", ["1.3.6.1.2.1.1.5.0"]).contains("Timeout"))
+        #expect(
+            try self.run(lab, "snmpget", version: "2c", community: "guess", ["1.3.6.1.2.1.1.5.0"]).contains("Timeout")
+        )
+        #expect(
+            try self.run(lab, "snmpget", version: "2c", community: "farpub", ["1.3.6.1.2.1.1.5.0"]).contains("Timeout")
+        )
         let (status, counters) = try lab.stopGateway()
         #expect(status == 0)
         #expect(counters["bad_community_names"] == "1")
@@ -269,7 +292,10 @@ struct CommunityFrontEndTests {
     func frontEndOffByDefault() throws {
         let lab = try GatewayLab(name: "nocommunity")
         try lab.startGateway()
-        #expect(try self.run(lab, "snmpget", version: "2c", community: GatewayLab.community, ["1.3.6.1.2.1.1.5.0"]).contains("Timeout"))
+        #expect(
+            try self.run(lab, "snmpget", version: "2c", community: GatewayLab.community, ["1.3.6.1.2.1.1.5.0"])
+                .contains("Timeout")
+        )
         let (_, counters) = try lab.stopGateway()
         #expect(counters["community_front_end_off"] == "1")
     }

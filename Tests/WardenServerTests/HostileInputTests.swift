@@ -52,7 +52,11 @@ struct HostileInputTests {
         var samples: [ByteBuffer] = [USMClient.discoveryRequest(messageID: 7, requestID: 9)]
         var v2c = ByteBuffer()
         v2c.writeCommunityMessage(
-            CommunityMessage(version: .v2c, community: "public", pdu: PDU(type: .get, requestID: 1, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0")]))
+            CommunityMessage(
+                version: .v2c,
+                community: "public",
+                pdu: PDU(type: .get, requestID: 1, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0")])
+            )
         )
         samples.append(v2c)
         var sent = 0
@@ -61,7 +65,9 @@ struct HostileInputTests {
             switch round % 3 {
             case 0:
                 // Random bytes, sometimes starting like a SEQUENCE.
-                bytes = (0..<Int.random(in: 1...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+                bytes = (0..<Int.random(in: 1...300, using: &random)).map { _ in
+                    UInt8.random(in: 0...255, using: &random)
+                }
                 if round % 2 == 0 { bytes[0] = 0x30 }
             case 1:
                 // A real message truncated or with a flipped byte.
@@ -88,23 +94,34 @@ struct HostileInputTests {
         let snmpget = try #require(Peers.netSNMP("snmpget"))
         let manager = try PeerProcess(
             snmpget,
-            GatewayLab.noc + ["-On", "-r", "0", "-t", "20", "-n", "fake", "udp:127.0.0.1:\(lab.gatewayPort)", "1.3.6.1.2.1.1.5.0"],
+            GatewayLab.noc + [
+                "-On", "-r", "0", "-t", "20", "-n", "fake", "udp:127.0.0.1:\(lab.gatewayPort)", "1.3.6.1.2.1.1.5.0",
+            ],
             environment: lab.environment
         )
         let received = try #require(fake.receiveWithSource(), "the fake back end got no request")
-        guard case .community(let request) = try SNMPMessage(decoding: received.datagram), case .pdu(let asked) = request.pdu
+        guard case .community(let request) = try SNMPMessage(decoding: received.datagram),
+            case .pdu(let asked) = request.pdu
         else {
             Issue.record("not a community message")
             return
         }
         #expect(request.version == .v2c && request.community == ByteBuffer(string: "fakecomm") && asked.type == .get)
-        func answer(community: String = "fakecomm", requestID: Int32 = asked.requestID, type: PDUType = .response) -> ByteBuffer {
+        func answer(
+            community: String = "fakecomm",
+            requestID: Int32 = asked.requestID,
+            type: PDUType = .response
+        ) -> ByteBuffer {
             var buffer = ByteBuffer()
             buffer.writeCommunityMessage(
                 CommunityMessage(
                     version: .v2c,
                     community: community,
-                    pdu: PDU(type: type, requestID: requestID, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .string("fake-answer"))])
+                    pdu: PDU(
+                        type: type,
+                        requestID: requestID,
+                        varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .string("fake-answer"))]
+                    )
                 )
             )
             return buffer

@@ -172,14 +172,28 @@ struct ShippedConfigurationTests {
     @Test("an example without its secrets in the environment is refused, naming the variable")
     func missingSecretIsNamed() throws {
         let path = Self.repository + "/conf/examples/ipv6-managers-ipv4-agent.yaml"
-        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "${OPS_AUTH}", with: "${SNMPWARDEN_TEST_UNSET}")
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+            of: "${OPS_AUTH}",
+            with: "${SNMPWARDEN_TEST_UNSET}"
+        )
         #expect(throws: ConfigurationErrors.self) {
-            try ConfigurationLoader.parse(yaml: text, file: "ipv6.yaml", environment: ["OPS_PRIV": "x-long-enough", "UPS_COMMUNITY": "c"])
+            try ConfigurationLoader.parse(
+                yaml: text,
+                file: "ipv6.yaml",
+                environment: ["OPS_PRIV": "x-long-enough", "UPS_COMMUNITY": "c"]
+            )
         }
         do {
-            _ = try ConfigurationLoader.parse(yaml: text, file: "ipv6.yaml", environment: ["OPS_PRIV": "x-long-enough", "UPS_COMMUNITY": "c"])
+            _ = try ConfigurationLoader.parse(
+                yaml: text,
+                file: "ipv6.yaml",
+                environment: ["OPS_PRIV": "x-long-enough", "UPS_COMMUNITY": "c"]
+            )
         } catch {
-            #expect(error.errors.map(\.message).contains { $0.contains("SNMPWARDEN_TEST_UNSET is not set") }, "\(error)")
+            #expect(
+                error.errors.map(\.message).contains { $0.contains("SNMPWARDEN_TEST_UNSET is not set") },
+                "\(error)"
+            )
         }
     }
 }
