@@ -120,6 +120,11 @@ struct GatewayTests {
         #expect(WalkLine.parse(output).count == 20, "\(output)")
         // `after` counts its own request too.
         #expect(after - before - 1 == 1, "snmpd received \(after - before - 1) packets for one GetBulk")
+        // max-repetitions above limits.max-repetitions (50) is clamped, and still one packet.
+        let clamped = try lab.throughGateway(["-Cn0", "-Cr500", "1.3.6.1.2.1"], tool: "snmpbulkget")
+        let last = try lab.backendInPackets()
+        #expect(WalkLine.parse(clamped).count == 50, "\(clamped)")
+        #expect(last - after - 1 == 1)
     }
 
     @Test("a v1 back end: GetBulk, Counter64 as an exception, a Get with one missing object")

@@ -133,6 +133,14 @@ struct HostileInputTests {
         fake.send(answer(requestID: asked.requestID &+ 1), to: received.port, host: received.host)
         fake.send(answer(type: .getNext), to: received.port, host: received.host)
         fake.send(ByteBuffer(bytes: [0x30, 0x03, 0x02, 0x01]), to: received.port, host: received.host)
+        // And a thousand more datagrams of garbage from the agent's own address and port.
+        for round in 0..<1000 {
+            var bytes = Array(buffer: answer())
+            bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+            bytes.removeLast(Int.random(in: 1..<bytes.count, using: &random))
+            fake.send(ByteBuffer(bytes: bytes), to: received.port, host: received.host)
+            if round % 200 == 0 { usleep(2000) }
+        }
 
         // 3. SIGTERM while the request is pending: the gateway stops reading but waits for it.
         let gateway = try #require(lab.gateway)
@@ -150,7 +158,9 @@ struct HostileInputTests {
         #expect(counters["backend_wrong_source"] == "1")
         #expect(counters["backend_wrong_community"] == "1")
         #expect(counters["backend_unmatched"] == "1")
-        #expect(counters["backend_malformed"] == "2")
+        // Two forged datagrams above, and the truncated ones that reached the gateway (a burst may lose some).
+        let malformed = counters["backend_malformed"].flatMap(Int.init) ?? 0
+        #expect(malformed > 500 && malformed <= 1002, "backend_malformed \(malformed)")
         #expect(counters["backend_responses"].flatMap(Int.init) ?? 0 >= 1)
         let inPackets = counters["in_packets"].flatMap(Int.init) ?? 0
         let parseErrors = counters["in_parse_errors"].flatMap(Int.init) ?? 0
