@@ -85,11 +85,13 @@ final class GatewayLoop {
         var community: ByteBuffer
         var timeout: Int64
         var retries: Int
-        var pending: PendingTable<PendingRequest>
         var timer: Scheduled<Void>?
     }
     /// By back-end index; nil for simulated back ends.
     var agents: [AgentLink?]
+    /// By back-end index, apart from ``agents`` so that reading a link never shares the table's
+    /// storage while the table is mutated in place (which would copy it).
+    var pendingTables: [PendingTable<PendingRequest>?]
     /// The bound on requests pending on this loop, over all back ends.
     let pendingCapacity: Int
     var pendingCount = 0
@@ -127,11 +129,14 @@ final class GatewayLoop {
                 community: community,
                 timeout: timeout,
                 retries: retries,
-                pending: PendingTable(
-                    capacity: max(1, plan.limits.maxPending),
-                    firstRequestID: Int32.random(in: 1...Int32.max)
-                ),
                 timer: nil
+            )
+        }
+        self.pendingTables = plan.backends.map { backend in
+            guard case .agent = backend.kind else { return nil }
+            return PendingTable(
+                capacity: max(1, plan.limits.maxPending),
+                firstRequestID: Int32.random(in: 1...Int32.max)
             )
         }
     }
@@ -357,7 +362,7 @@ final class GatewayLoop {
 
     /// Sends the exchange's next request to its agent, recording it as pending.
     private func forward(_ request: PendingRequest, backend: Int) {
-        guard self.pendingCount < self.pendingCapacity, var link = self.agents[backend] else {
+        guard self.pendingCount < self.pendingCapacity, let link = self.agents[backend] else {
             self.counters.pendingOverflows &+= 1
             self.refusalLog.warn(
                 self.logger,
@@ -372,7 +377,12 @@ final class GatewayLoop {
         let community = link.community
         let version = link.version
         let exchange = request.exchange
-        let id = link.pending.insert(request, now: self.now, timeout: link.timeout, retries: link.retries) {
+        let id = self.pendingTables[backend]!.insert(
+            request,
+            now: self.now,
+            timeout: link.timeout,
+            retries: link.retries
+        ) {
             requestID in
             var buffer = ByteBuffer()
             buffer.reserveCapacity(256)
@@ -385,7 +395,7 @@ final class GatewayLoop {
             )
             return buffer
         }
-        guard let id, let datagram = link.pending.entry(id)?.datagram else {
+        guard let id, let datagram = self.pendingTables[backend]!.entry(id)?.datagram else {
             self.counters.pendingOverflows &+= 1
             self.timedOut(request)
             return
@@ -393,12 +403,11 @@ final class GatewayLoop {
         self.pendingCount += 1
         self.counters.backendRequests &+= 1
         link.channel?.writeAndFlush(AddressedEnvelope(remoteAddress: link.address, data: datagram), promise: nil)
-        self.agents[backend] = link
         self.armTimer(backend)
     }
 
     func receiveFromBackend(_ envelope: AddressedEnvelope<ByteBuffer>, backend: Int) {
-        guard var link = self.agents[backend] else { return }
+        guard let link = self.agents[backend] else { return }
         guard envelope.remoteAddress == link.address else {
             self.counters.backendWrongSource &+= 1
             return
@@ -413,12 +422,12 @@ final class GatewayLoop {
             self.counters.backendWrongCommunity &+= 1
             return
         }
-        guard let entry = link.pending.entry(pdu.requestID), entry.context.exchange.isPlausible(pdu) else {
+        guard let entry = self.pendingTables[backend]!.entry(pdu.requestID), entry.context.exchange.isPlausible(pdu)
+        else {
             self.counters.backendUnmatched &+= 1
             return
         }
-        _ = link.pending.remove(pdu.requestID)
-        self.agents[backend] = link
+        _ = self.pendingTables[backend]!.remove(pdu.requestID)
         self.pendingCount -= 1
         self.counters.backendResponses &+= 1
         var request = entry.context
@@ -469,7 +478,9 @@ final class GatewayLoop {
     }
 
     private func armTimer(_ backend: Int) {
-        guard let link = self.agents[backend], link.timer == nil, let deadline = link.pending.earliestDeadline else {
+        guard let link = self.agents[backend], link.timer == nil,
+            let deadline = self.pendingTables[backend]?.earliestDeadline
+        else {
             return
         }
         // Coalesce: wake at most every 5 ms per back end.
@@ -483,9 +494,8 @@ final class GatewayLoop {
     }
 
     private func expire(_ backend: Int) {
-        guard var link = self.agents[backend] else { return }
-        let decisions = link.pending.expire(now: self.now)
-        self.agents[backend] = link
+        guard let link = self.agents[backend] else { return }
+        let decisions = self.pendingTables[backend]!.expire(now: self.now)
         for decision in decisions {
             switch decision {
             case .retransmit(_, let datagram):
