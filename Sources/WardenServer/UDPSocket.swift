@@ -38,7 +38,7 @@ enum UDPSocket {
         guard result == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw SocketError(description: "cannot bind \(address): \(reason)")
+            throw SocketError(description: "cannot bind \(GatewayLoop.describe(address)): \(reason)")
         }
         return fd
     }
