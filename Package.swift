@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "snmpwarden", targets: ["snmpwarden"]),
         .library(name: "SNMPWire", targets: ["SNMPWire"]),
         .library(name: "SNMPSecurity", targets: ["SNMPSecurity"]),
+        .library(name: "WardenPolicy", targets: ["WardenPolicy"]),
         // libFuzzer entry point: build with
         // `swift build -c debug --sanitize=fuzzer --sanitize=address --product FuzzWireDecode`.
         .executable(name: "FuzzWireDecode", targets: ["FuzzWireDecode"]),
@@ -42,10 +43,15 @@ let package = Package(
             name: "SNMPSecurity",
             dependencies: ["SNMPWire", "COpenSSL", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        // The request state machine: request-id mapping, retries, RFC 3584 translation (pure).
+        // Views, rewrites and the walk over the manager's OID space (pure).
+        .target(
+            name: "WardenPolicy",
+            dependencies: ["SNMPWire"]
+        ),
+        // The request state machine: request-id mapping, retries, RFC 3584 translation, filtered walks (pure).
         .target(
             name: "WardenForwarder",
-            dependencies: ["SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["SNMPWire", "WardenPolicy", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // Simulated back ends: snmprec files answered as an SNMPv2c agent would (pure).
         .target(
@@ -61,7 +67,7 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
-                "SNMPWire", "SNMPSecurity", "WardenConfig", "WardenForwarder", "WardenSimulator",
+                "SNMPWire", "SNMPSecurity", "WardenConfig", "WardenForwarder", "WardenPolicy", "WardenSimulator",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -126,8 +132,13 @@ let package = Package(
         .testTarget(
             name: "WardenForwarderTests",
             dependencies: [
-                "WardenForwarder", "WardenSimulator", "SNMPWire", .product(name: "NIOCore", package: "swift-nio"),
+                "WardenForwarder", "WardenPolicy", "WardenSimulator", "SNMPWire",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "WardenPolicyTests",
+            dependencies: ["WardenPolicy", "SNMPWire"]
         ),
         .testTarget(
             name: "WardenSimulatorTests",

@@ -256,7 +256,7 @@ public struct USMAuthoritativeEngine {
             return true
         }
         buffer.moveWriterIndex(to: start)
-        if trimToFit && pdu.varbinds.count > 1 {
+        if trimToFit && !pdu.varbinds.isEmpty {
             // The largest prefix of the varbinds that fits: a binary search over encodings (rare path).
             var fits = 0
             var tooLarge = pdu.varbinds.count
@@ -268,12 +268,13 @@ public struct USMAuthoritativeEngine {
                 buffer.moveWriterIndex(to: start)
                 if size <= limit { fits = middle } else { tooLarge = middle }
             }
-            if fits > 0 {
-                var shorter = scoped
-                shorter.pdu.varbinds = Array(pdu.varbinds[0..<fits])
-                self.encode(shorter, state: request, user: user, engineTime: engineTime, into: &buffer)
+            // Even none: GetBulk never answers tooBig (RFC 3416 §4.2.3), it answers fewer varbinds.
+            var shorter = scoped
+            shorter.pdu.varbinds = Array(pdu.varbinds[0..<fits])
+            if self.encode(shorter, state: request, user: user, engineTime: engineTime, into: &buffer) <= limit {
                 return true
             }
+            buffer.moveWriterIndex(to: start)
         }
         var tooBig = pdu
         tooBig.errorStatus = .tooBig

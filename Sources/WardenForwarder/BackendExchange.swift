@@ -78,7 +78,7 @@ public struct BackendExchange: Sendable {
         // A v1 error.
         let index = Int(response.errorIndex)
         switch status {
-        case .noSuchName where self.request.type != .set && (1...self.outstanding.count).contains(index):
+        case .noSuchName where self.request.type != .set && index >= 1 && index <= self.outstanding.count:
             // RFC 3584 §4.3.1 (2): that varbind does not exist; the others are unknown yet.
             let managerIndex = self.outstanding.remove(at: index - 1)
             let exception: SNMPValue = self.request.type == .get ? .noSuchObject : .endOfMibView
@@ -115,9 +115,15 @@ public struct BackendExchange: Sendable {
     private func finish(_ response: PDU) -> PDU {
         if self.request.type == .getBulk && self.backendVersion == .v2c {
             // Nothing is ever removed towards a v2c back end, so its answer (varbinds and
-            // error-index alike) is already in the manager's order and numbering.
+            // error-index alike) is already in the manager's order and numbering. An agent that
+            // answers more than N + M·R varbinds (RFC 3416 §4.2.3) is cut back to that.
             var pdu = response
             pdu.requestID = self.request.requestID
+            let count = self.request.varbinds.count
+            let n = min(max(Int(self.request.nonRepeaters), 0), count)
+            let m = max(Int(self.request.maxRepetitions), 0)
+            let limit = n + m * (count - n)
+            if pdu.varbinds.count > limit { pdu.varbinds.removeLast(pdu.varbinds.count - limit) }
             return pdu
         }
         if response.errorStatus != .noError {
@@ -136,8 +142,11 @@ public struct BackendExchange: Sendable {
 
     /// What has been answered so far (a translated GetBulk that hit tooBig).
     private func assembled(partial: Bool = false) -> PDU {
+        // Partial: the answered prefix only, so that varbind k still answers the request's column k.
         let varbinds =
-            partial ? self.answers.compactMap { $0 } : self.answers.enumerated().map { $1 ?? self.request.varbinds[$0] }
+            partial
+            ? Array(self.answers.prefix { $0 != nil }.map { $0! })
+            : self.answers.enumerated().map { $1 ?? self.request.varbinds[$0] }
         return PDU(type: .response, requestID: self.request.requestID, varbinds: varbinds)
     }
 

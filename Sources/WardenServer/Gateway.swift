@@ -10,6 +10,10 @@ import NIOCore
 import NIOPosix
 import SNMPSecurity
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Datagrams from managers, handed to the loop's gateway.
 final class FrontendHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
@@ -86,6 +90,12 @@ public final class Gateway: Sendable {
         let startUptime = NIODeadline.now().uptimeNanoseconds
         var loops: [NIOLoopBound<GatewayLoop>] = []
         var channels: [Channel] = []
+        var listenerChannels: [Channel] = []
+        // SO_REUSEPORT would let the loops share a port with another process of the same user: make
+        // sure the port is free first (a plain bind fails if anyone holds it).
+        for address in plan.listeners {
+            Glibc.close(try UDPSocket.bound(to: address, reusePort: false))
+        }
         do {
             for (index, eventLoop) in eventLoops.enumerated() {
                 // Handed over to that loop, which alone uses it from now on.
@@ -118,12 +128,13 @@ public final class Gateway: Sendable {
                             }
                         }
                         .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                        // Nothing is read until every loop is wired up (see the end of this function).
+                        .channelOption(.autoRead, value: false)
+                        .channelOption(.receivePacketInfo, value: wildcard)
                         .withBoundSocket(fd)
                         .get()
                     channels.append(channel)
-                    if wildcard {
-                        try await channel.setOption(.receivePacketInfo, value: true).get()
-                    }
+                    listenerChannels.append(channel)
                     try await eventLoop.submit {
                         bound.value.listeners.append(
                             GatewayLoop.Listener(channel: channel, fd: fd, isWildcard: wildcard)
@@ -149,6 +160,9 @@ public final class Gateway: Sendable {
                     }.get()
                 }
             }
+            for channel in listenerChannels {
+                try await channel.setOption(.autoRead, value: true).get()
+            }
         } catch {
             for channel in channels { try? await channel.close() }
             throw error
@@ -158,9 +172,9 @@ public final class Gateway: Sendable {
 
     /// Stops reading from managers and waits until every pending request is answered or timed out.
     public func drain() async {
-        for loop in self.loops {
-            _ = try? await loop.eventLoop.flatSubmit { loop.value.drain() }.get()
-        }
+        // Every loop stops reading first; then the pending requests are awaited.
+        let drained = self.loops.map { loop in loop.eventLoop.flatSubmit { loop.value.drain() } }
+        for future in drained { _ = try? await future.get() }
     }
 
     /// Closes every socket.

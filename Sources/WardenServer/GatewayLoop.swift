@@ -449,7 +449,15 @@ final class GatewayLoop {
                 for (offset, position) in skipping.positions.enumerated() where offset < response.varbinds.count {
                     skipping.answer.varbinds[position] = response.varbinds[offset]
                 }
-                if response.errorStatus != .noError { skipping.answer = response }
+                if response.errorStatus != .noError {
+                    // The index counts in the re-asked positions: back to the manager's list.
+                    var failed = response
+                    let index = Int(response.errorIndex)
+                    failed.errorIndex =
+                        index >= 1 && index <= skipping.positions.count ? Int32(skipping.positions[index - 1] + 1) : 0
+                    failed.varbinds = skipping.answer.varbinds
+                    skipping.answer = failed
+                }
                 response = skipping.answer
                 request.skipping = skipping
             }
@@ -566,16 +574,27 @@ final class GatewayLoop {
             }
             let start = buffer.writerIndex
             buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
-            if buffer.readableBytes > Self.maximumCommunityResponse {
-                // Too large for one UDP datagram: trim a GetBulk, else tooBig (RFC 3416 §4.2.1, §4.2.3).
-                buffer.moveWriterIndex(to: start)
-                if requestType == .getBulk && pdu.varbinds.count > 1 {
-                    pdu.varbinds.removeLast(pdu.varbinds.count / 2)
+            if buffer.readableBytes - start > Self.maximumCommunityResponse {
+                // Too large for one UDP datagram: a GetBulk loses varbinds from the end until it fits
+                // (never tooBig, RFC 3416 §4.2.3); anything else is tooBig (§4.2.1).
+                if requestType == .getBulk {
+                    let all = pdu.varbinds
+                    var fits = 0
+                    var tooLarge = all.count
+                    while tooLarge - fits > 1 {
+                        let middle = (fits + tooLarge) / 2
+                        pdu.varbinds = Array(all[0..<middle])
+                        buffer.moveWriterIndex(to: start)
+                        buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
+                        if buffer.readableBytes - start <= Self.maximumCommunityResponse { fits = middle } else { tooLarge = middle }
+                    }
+                    pdu.varbinds = Array(all[0..<fits])
                 } else {
                     pdu.errorStatus = .tooBig
                     pdu.errorIndex = 0
                     pdu.varbinds = version == .v1 ? (original?.varbinds ?? []) : []
                 }
+                buffer.moveWriterIndex(to: start)
                 buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
             }
         }
@@ -587,6 +606,7 @@ final class GatewayLoop {
     static let maximumCommunityResponse = 65_507
 
     private func send(_ datagram: ByteBuffer, to endpoint: ManagerEndpoint) {
+        guard endpoint.listener < self.listeners.count else { return }
         let listener = self.listeners[endpoint.listener]
         self.counters.outResponses &+= 1
         if listener.isWildcard, let local = endpoint.local {
@@ -643,6 +663,7 @@ final class GatewayLoop {
 /// Warnings that a flood could repeat: at most one per key and minute, and a bounded key set.
 struct RateLimitedLog {
     private var lastLogged: [String: Int64] = [:]
+    private var lastPruned: Int64 = .min
     static let interval: Int64 = 60_000_000_000
     static let maximumKeys = 10_000
 
@@ -650,6 +671,9 @@ struct RateLimitedLog {
     {
         if let last = self.lastLogged[key], now - last < Self.interval { return }
         if self.lastLogged.count >= Self.maximumKeys {
+            // Full: prune at most once per interval, so a flood of new keys costs O(1) each.
+            guard now - self.lastPruned >= Self.interval else { return }
+            self.lastPruned = now
             self.lastLogged = self.lastLogged.filter { now - $0.value < Self.interval }
             if self.lastLogged.count >= Self.maximumKeys { return }
         }

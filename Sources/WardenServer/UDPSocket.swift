@@ -30,9 +30,13 @@ enum UDPSocket {
         let fd = socket(family, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw SocketError(description: "socket(): \(String(cString: strerror(errno)))") }
         var one: CInt = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        // No SO_REUSEADDR: a second gateway (or snmpd) on the same port must fail to start, not share it.
         if reusePort {
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<CInt>.size))
+        }
+        if family == AF_INET6 {
+            // udp6 is IPv6 only (as in Net-SNMP), so `udp:0.0.0.0:161` and `udp6:[::]:161` can both be bound.
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<CInt>.size))
         }
         let result = address.withSockAddr { pointer, length in bind(fd, pointer, socklen_t(length)) }
         guard result == 0 else {
@@ -96,6 +100,8 @@ enum UDPSocket {
                         default:
                             message.msg_controllen = 0
                         }
+                        // CMSG_SPACE: the data rounded up to the header's alignment.
+                        message.msg_controllen = (message.msg_controllen + 7) & ~7
                         if message.msg_controllen > 0 { message.msg_control = control.baseAddress }
                         return sendmsg(fd, &message, Int32(MSG_DONTWAIT)) == bytes.count
                     }
