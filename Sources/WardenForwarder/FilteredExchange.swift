@@ -273,11 +273,13 @@ public struct FilteredExchange: Sendable {
         var column = column
         guard let sentStep = column.step else { return column }
         let original = sentStep.query
-        var position = 0
         while !column.isComplete, let step = column.step {
-            // Find the answer to GetNext(step.query) among the answers, if they cover it.
+            // Find the answer to GetNext(step.query) among the answers, if they cover it: the first
+            // one after the query (they ascend; a later query may be smaller than an earlier one
+            // when the walk enters a rewritten region, so search from the start).
             guard Arcs.compare(step.query, original) >= 0 else { break }
             var answer: [UInt32]?? = nil  // .some(nil): endOfMibView
+            var position = 0
             while position < answers.count {
                 let varbind = answers[position]
                 if varbind.value == .endOfMibView || varbind.value == .noSuchObject || varbind.value == .noSuchInstance {
@@ -298,7 +300,6 @@ public struct FilteredExchange: Sendable {
                 column.results.append(VarBind(oid: OID(arcs: manager) ?? column.requestOID, value: value ?? .endOfMibView))
                 column.step = self.policy.step(from: RoutePolicy.Cursor(point: manager, inclusive: false))
                 if column.step == nil { column.ended = true }
-                position += 1
             case .move(let cursor):
                 column.step = self.policy.step(from: cursor)
                 if column.step == nil { column.ended = true }

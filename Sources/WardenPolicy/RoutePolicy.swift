@@ -164,8 +164,15 @@ public struct RoutePolicy: Sendable {
                 )
             }
             if let hole = self.rewrites.first(where: { Arcs.hasPrefix(point, $0.backend) }) {
-                guard let end = Arcs.end(of: hole.backend) else { return nil }
-                cursor = Cursor(point: end, inclusive: true)
+                // Nothing of the back end shows in a hole, but a rewritten region may lie inside it.
+                let end = Arcs.end(of: hole.backend)
+                let region = self.rewrites.first { rewrite in
+                    let order = Arcs.compare(rewrite.manager, point)
+                    return (order > 0 || (order == 0 && cursor.inclusive))
+                        && end.map { Arcs.compare(rewrite.manager, $0) < 0 } ?? true
+                }
+                guard let next = region?.manager ?? end else { return nil }
+                cursor = Cursor(point: next, inclusive: true)
                 continue
             }
             return Step(
@@ -197,11 +204,12 @@ public struct RoutePolicy: Sendable {
             guard let answer else {
                 return nextRegion.map { .move(Cursor(point: $0.manager, inclusive: true)) } ?? .end
             }
-            if let region = nextRegion, Arcs.compare(region.manager, answer) < 0 {
+            if let region = nextRegion, Arcs.compare(region.manager, answer) <= 0 {
                 return .move(Cursor(point: region.manager, inclusive: true))
             }
-            if let hole = self.rewrites.first(where: { Arcs.hasPrefix(answer, $0.backend) }) {
-                return Arcs.end(of: hole.backend).map { .move(Cursor(point: $0, inclusive: true)) } ?? .end
+            if self.rewrites.contains(where: { Arcs.hasPrefix(answer, $0.backend) }) {
+                // In a hole: `step` jumps over it (or to a rewritten region inside it).
+                return .move(Cursor(point: answer, inclusive: false))
             }
             if let owned = self.rewrites.first(where: { Arcs.hasPrefix(answer, $0.manager) }) {
                 return Arcs.end(of: owned.manager).map { .move(Cursor(point: $0, inclusive: true)) } ?? .end
