@@ -61,7 +61,7 @@ let package = Package(
         // The configuration file (YAML): parsing and validation, every error with file:line:column.
         .target(
             name: "WardenConfig",
-            dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "Yams", package: "Yams")]
+            dependencies: ["SNMPWire", "SNMPSecurity", "WardenPolicy", .product(name: "Yams", package: "Yams")]
         ),
         // The I/O layer: listeners, back-end sockets, timers, lifecycle (DESIGN.md §2).
         .target(

@@ -150,6 +150,8 @@ public struct Limits: Hashable, Sendable {
     public var maxRepetitions = 50
     public var maxVarbinds = 200
     public var maxPending = 10_000
+    /// Back-end requests one manager request may cause (walk continuation rounds; DESIGN.md §4).
+    public var maxBackendRequests = 16
 
     public init() {}
 }

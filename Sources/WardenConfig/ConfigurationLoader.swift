@@ -8,6 +8,7 @@
 import Foundation
 import SNMPSecurity
 import SNMPWire
+import WardenPolicy
 import Yams
 
 /// Reads and validates a configuration file (DESIGN.md §5).
@@ -600,6 +601,12 @@ extension Walker {
                     else { continue }
                     rewrite.append((b, m))
                 }
+                let rules = rewrite.map {
+                    RoutePolicy.Rewrite(backend: Array($0.backend.arcs), manager: Array($0.manager.arcs))
+                }
+                if let problem = RoutePolicy.problem(with: rules) {
+                    self.error(rewriteNode, "route '\(name)': \(problem)")
+                }
             }
             var onTimeout = Route.TimeoutAction.genErr
             if let timeoutNode = fields["on-timeout"]?.value, let text = self.string(timeoutNode, "on-timeout") {
@@ -629,8 +636,18 @@ extension Walker {
 
     mutating func limits(_ node: Node) -> Limits {
         var limits = Limits()
-        guard let fields = self.fields(node, "limits", allowed: ["max-repetitions", "max-varbinds", "max-pending"])
+        guard
+            let fields = self.fields(
+                node,
+                "limits",
+                allowed: ["max-repetitions", "max-varbinds", "max-pending", "max-backend-requests"]
+            )
         else { return limits }
+        if let value = fields["max-backend-requests"].flatMap({
+            self.integer($0.value, "limits.max-backend-requests", range: 1...1_000)
+        }) {
+            limits.maxBackendRequests = value
+        }
         if let value = fields["max-repetitions"].flatMap({
             self.integer($0.value, "limits.max-repetitions", range: 1...10_000)
         }) {

@@ -123,6 +123,9 @@ public struct FilteredExchange: Sendable {
     }
 
     private mutating func startSet() -> Outcome {
+        if self.request.varbinds.isEmpty {
+            return .respond(PDU(type: .response, requestID: self.request.requestID, varbinds: []))
+        }
         var varbinds: [VarBind] = []
         for (index, varbind) in self.request.varbinds.enumerated() {
             guard self.policy.isWritable(varbind.oid), let backend = self.policy.toBackend(varbind.oid) else {
@@ -172,7 +175,9 @@ public struct FilteredExchange: Sendable {
         PDU(
             type: .response,
             requestID: self.request.requestID,
-            varbinds: self.answers.enumerated().map { $1 ?? VarBind(oid: self.request.varbinds[$0].oid, value: .noSuchObject) }
+            varbinds: self.answers.enumerated().map {
+                $1 ?? VarBind(oid: self.request.varbinds[$0].oid, value: .noSuchObject)
+            }
         )
     }
 
@@ -238,7 +243,9 @@ public struct FilteredExchange: Sendable {
                     let entry =
                         position < self.sentNonRepeaters
                         ? self.sent[position]
-                        : self.sent[self.sentNonRepeaters + (position - self.sentNonRepeaters) % max(1, self.sentRepeaters)]
+                        : self.sent[
+                            self.sentNonRepeaters + (position - self.sentNonRepeaters) % max(1, self.sentRepeaters)
+                        ]
                     return entry.repeating
                         ? self.repeaters[entry.column].managerIndex : self.nonRepeaters[entry.column].managerIndex
                 }
@@ -248,7 +255,10 @@ public struct FilteredExchange: Sendable {
         // Non-repeaters (and GetNext): one answer each, in order.
         for position in 0..<self.sentNonRepeaters where position < varbinds.count {
             let entry = self.sent[position]
-            self.nonRepeaters[entry.column] = self.advance(self.nonRepeaters[entry.column], answers: [varbinds[position]])
+            self.nonRepeaters[entry.column] = self.advance(
+                self.nonRepeaters[entry.column],
+                answers: [varbinds[position]]
+            )
         }
         // Repeaters: row-major after the non-repeaters.
         if self.sentRepeaters > 0 {
@@ -282,7 +292,8 @@ public struct FilteredExchange: Sendable {
             var position = 0
             while position < answers.count {
                 let varbind = answers[position]
-                if varbind.value == .endOfMibView || varbind.value == .noSuchObject || varbind.value == .noSuchInstance {
+                if varbind.value == .endOfMibView || varbind.value == .noSuchObject || varbind.value == .noSuchInstance
+                {
                     answer = .some(nil)
                     break
                 }
@@ -297,7 +308,9 @@ public struct FilteredExchange: Sendable {
             let value: SNMPValue? = found == nil ? nil : answers[position].value
             switch self.policy.judge(found, for: step) {
             case .accept(let manager):
-                column.results.append(VarBind(oid: OID(arcs: manager) ?? column.requestOID, value: value ?? .endOfMibView))
+                column.results.append(
+                    VarBind(oid: OID(arcs: manager) ?? column.requestOID, value: value ?? .endOfMibView)
+                )
                 column.step = self.policy.step(from: RoutePolicy.Cursor(point: manager, inclusive: false))
                 if column.step == nil { column.ended = true }
             case .move(let cursor):

@@ -42,7 +42,8 @@ public struct ViewPolicy: Sendable {
 
     public init(include: [SubtreePatternArcs], exclude: [SubtreePatternArcs]) {
         self.init(
-            rules: include.map { Rule(pattern: $0, included: true) } + exclude.map { Rule(pattern: $0, included: false) }
+            rules: include.map { Rule(pattern: $0, included: true) }
+                + exclude.map { Rule(pattern: $0, included: false) }
         )
     }
 
@@ -76,7 +77,9 @@ public struct ViewPolicy: Sendable {
                 }
             }
             let wildcards = self.wildcardRules.contains { Arcs.hasPrefix(start, $0.pattern.fixedPrefix) }
-            intervals.append(Interval(start: oid, included: decision.included, length: decision.length, wildcards: wildcards))
+            intervals.append(
+                Interval(start: oid, included: decision.included, length: decision.length, wildcards: wildcards)
+            )
         }
         self.intervals = intervals
     }

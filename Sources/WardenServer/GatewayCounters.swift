@@ -56,6 +56,10 @@ public struct GatewayCounters: Hashable, Sendable {
     /// Responses the kernel refused to send.
     public var sendFailures: UInt64 = 0
 
+    /// Refusals by the routes' policies, by "route/reason" (read-outside-view, write-outside-view,
+    /// walk-bound, too-many-varbinds).
+    public var refusals: [String: UInt64] = [:]
+
     public init() {}
 
     /// Every counter by name, for logs.
@@ -73,7 +77,7 @@ public struct GatewayCounters: Hashable, Sendable {
             ("backend_unmatched", self.backendUnmatched), ("simulated_requests", self.simulatedRequests),
             ("out_responses", self.outResponses), ("dropped_on_timeout", self.droppedOnTimeout),
             ("send_failures", self.sendFailures),
-        ]
+        ] + self.refusals.sorted { $0.key < $1.key }.map { ("refused/\($0.key)", $0.value) }
     }
 
     /// The sum of two loops' counters.
@@ -103,6 +107,7 @@ public struct GatewayCounters: Hashable, Sendable {
         sum.outResponses = lhs.outResponses + rhs.outResponses
         sum.droppedOnTimeout = lhs.droppedOnTimeout + rhs.droppedOnTimeout
         sum.sendFailures = lhs.sendFailures + rhs.sendFailures
+        sum.refusals = lhs.refusals.merging(rhs.refusals, uniquingKeysWith: +)
         return sum
     }
 }

@@ -11,6 +11,7 @@ import NIOCore
 import SNMPSecurity
 import SNMPWire
 import WardenForwarder
+import WardenPolicy
 import WardenSimulator
 
 /// Who asked, and where the answer goes.
@@ -33,7 +34,10 @@ struct PendingRequest {
     var security: ManagerSecurity
     /// The request as the manager sent it (GetBulk repetitions clamped).
     var managerRequest: PDU
-    var exchange: BackendExchange
+    /// The request through the route's views and rewrites, across back-end rounds.
+    var filtered: FilteredExchange
+    /// The current round's back-end request, adapted to the agent's version.
+    var exchange: BackendExchange?
     var route: Int
     /// A v1 manager's GetNext that met Counter64s: the answer so far and the positions asked again.
     var skipping: (answer: PDU, positions: [Int], rounds: Int)?
@@ -256,107 +260,109 @@ final class GatewayLoop {
         )
     }
 
-    /// Applies the route's decisions and hands the request to its back end.
+    /// Applies the route's limits and policy and hands the request to its back end.
     private func serve(_ request: PDU, route routeIndex: Int, security: ManagerSecurity, from endpoint: ManagerEndpoint)
     {
         let route = self.plan.routes[routeIndex]
         var pdu = request
         if pdu.varbinds.count > self.plan.limits.maxVarbinds {
             self.counters.tooManyVarbinds &+= 1
+            self.audit(route: routeIndex, reason: "too-many-varbinds", oid: pdu.varbinds.first?.oid, security, endpoint)
             let response = PDU(type: .response, requestID: pdu.requestID, errorStatus: .tooBig, varbinds: [])
             self.respond(response, security: security, to: endpoint, requestType: pdu.type, original: request)
             return
         }
         switch pdu.type {
         case .set:
-            guard route.canWrite else {
-                // RFC 3416 §4.2.5: noAccess for the first varbind; nothing reaches the back end.
-                self.counters.refusedSets &+= 1
-                self.refusalLog.warn(
-                    self.logger,
-                    key: "\(endpoint.remote.ipAddress ?? "?") set \(route.name)",
-                    now: self.now,
-                    "Set refused: route has no write-view",
-                    metadata: [
-                        "source": "\(Self.describe(endpoint.remote))", "route": "\(route.name)",
-                        "oid": "\(pdu.varbinds.first?.oid.description ?? "")",
-                    ]
-                )
-                let response = PDU(
-                    type: .response,
-                    requestID: pdu.requestID,
-                    errorStatus: .noAccess,
-                    errorIndex: pdu.varbinds.isEmpty ? 0 : 1,
-                    varbinds: pdu.varbinds
-                )
-                self.respond(response, security: security, to: endpoint, requestType: pdu.type, original: request)
-                return
+            if route.policy.writeView == nil { self.counters.refusedSets &+= 1 }
+        case .get, .getNext:
+            if route.policy.readView == nil { self.counters.refusedReads &+= 1 }
+        case .getBulk:
+            if route.policy.readView == nil { self.counters.refusedReads &+= 1 }
+            if pdu.maxRepetitions > Int32(self.plan.limits.maxRepetitions) {
+                self.counters.clampedRepetitions &+= 1
+                pdu.maxRepetitions = Int32(self.plan.limits.maxRepetitions)
             }
-        case .get, .getNext, .getBulk:
-            guard route.canRead else {
-                // No read view: nothing is visible (DESIGN.md §5), as a view with no subtrees would say.
-                self.counters.refusedReads &+= 1
-                let exception: SNMPValue = pdu.type == .get ? .noSuchObject : .endOfMibView
-                // For GetBulk: each non-repeater once, and one repetition in which every column ended.
-                let varbinds = pdu.varbinds.map { VarBind(oid: $0.oid, value: exception) }
-                let response = PDU(type: .response, requestID: pdu.requestID, varbinds: varbinds)
-                self.respond(response, security: security, to: endpoint, requestType: pdu.type, original: request)
-                return
-            }
-            if pdu.type == .getBulk {
-                if pdu.maxRepetitions > Int32(self.plan.limits.maxRepetitions) {
-                    self.counters.clampedRepetitions &+= 1
-                    pdu.maxRepetitions = Int32(self.plan.limits.maxRepetitions)
-                }
-                if pdu.nonRepeaters < 0 { pdu.nonRepeaters = 0 }
-                if pdu.maxRepetitions < 0 { pdu.maxRepetitions = 0 }
-            }
+            if pdu.nonRepeaters < 0 { pdu.nonRepeaters = 0 }
+            if pdu.maxRepetitions < 0 { pdu.maxRepetitions = 0 }
         default:
             self.counters.unexpectedPDUs &+= 1
             return
         }
-
-        guard let link = self.agents[route.backend] else {
-            self.counters.simulatedRequests &+= 1
-            var asked = pdu
-            if case .community(.v1, _) = security, pdu.type == .getNext {
-                // A v1 manager's GetNext skips Counter64s (RFC 3584 §4.2.2.1), bounded.
-                asked = self.simulatedGetNextSkippingCounter64(pdu, backend: route.backend)
-            } else if let answer = self.simulated.respond(backend: route.backend, to: pdu) {
-                asked = answer
-            }
-            self.respond(asked, security: security, to: endpoint, requestType: pdu.type, original: request)
-            return
-        }
-        let pending = PendingRequest(
+        if self.agents[route.backend] == nil { self.counters.simulatedRequests &+= 1 }
+        var filtered = FilteredExchange(
+            request: pdu,
+            policy: route.policy,
+            maximumRounds: self.plan.limits.maxBackendRequests
+        )
+        let outcome = filtered.start()
+        var pending = PendingRequest(
             endpoint: endpoint,
             security: security,
             managerRequest: pdu,
-            exchange: BackendExchange(request: pdu, backendVersion: link.version),
+            filtered: filtered,
+            exchange: nil,
             route: routeIndex,
             skipping: nil
         )
-        self.forward(pending, backend: route.backend)
+        self.drive(&pending, outcome, backend: route.backend)
     }
 
-    private func simulatedGetNextSkippingCounter64(_ request: PDU, backend: Int) -> PDU {
-        var answer = self.simulated.respond(backend: backend, to: request) ?? request
-        for _ in 0..<Self.maximumSkipRounds {
-            let positions = ManagerTranslation.counter64Positions(answer)
-            if positions.isEmpty { break }
-            let again = PDU(
-                type: .getNext,
-                requestID: request.requestID,
-                varbinds: positions.map { VarBind(oid: answer.varbinds[$0].oid) }
-            )
-            guard let next = self.simulated.respond(backend: backend, to: again) else { break }
-            for (offset, position) in positions.enumerated() { answer.varbinds[position] = next.varbinds[offset] }
+    /// Carries a filtered exchange forward: a simulated back end answers at once; an agent's
+    /// request goes out and the rest happens when its answer arrives.
+    private func drive(_ request: inout PendingRequest, _ outcome: FilteredExchange.Outcome, backend: Int) {
+        var outcome = outcome
+        while true {
+            switch outcome {
+            case .respond(let response):
+                self.recordRefusals(request.filtered, request: request)
+                self.answer(&request, with: response, backend: backend)
+                return
+            case .send(let backendRequest):
+                guard let link = self.agents[backend] else {
+                    let reply =
+                        self.simulated.respond(backend: backend, to: backendRequest)
+                        ?? PDU(type: .response, requestID: 0, errorStatus: .genErr, varbinds: backendRequest.varbinds)
+                    outcome = request.filtered.receive(reply)
+                    continue
+                }
+                request.exchange = BackendExchange(request: backendRequest, backendVersion: link.version)
+                self.forward(request, backend: backend)
+                return
+            }
         }
-        return answer
     }
 
-    /// A v1 manager's GetNext asks again past Counter64s at most this often.
-    static let maximumSkipRounds = 32
+    /// Counts and logs (rate-limited) what the route's policy refused in this request.
+    private func recordRefusals(_ filtered: FilteredExchange, request: PendingRequest) {
+        for (reason, oid) in filtered.refusals {
+            self.audit(route: request.route, reason: reason.rawValue, oid: oid, request.security, request.endpoint)
+        }
+    }
+
+    /// One refusal: counted per route and reason, logged at most once per source, route and reason a
+    /// minute, with the user (or "community"), source, context and OID.
+    private func audit(route: Int, reason: String, oid: OID?, _ security: ManagerSecurity, _ endpoint: ManagerEndpoint)
+    {
+        let name = self.plan.routes[route].name
+        self.counters.refusals["\(name)/\(reason)", default: 0] &+= 1
+        var user = "community"
+        var context = ""
+        if case .usm(let state) = security {
+            user = String(buffer: state.userName)
+            context = String(buffer: state.contextName)
+        }
+        self.refusalLog.warn(
+            self.logger,
+            key: "\(endpoint.remote.ipAddress ?? "?") \(name) \(reason)",
+            now: self.now,
+            "refused by the route's policy",
+            metadata: [
+                "route": "\(name)", "reason": "\(reason)", "user": "\(user)", "context": "\(context)",
+                "source": "\(Self.describe(endpoint.remote))", "oid": "\(oid?.description ?? "")",
+            ]
+        )
+    }
 
     // MARK: - To and from agents
 
@@ -376,7 +382,7 @@ final class GatewayLoop {
         }
         let community = link.community
         let version = link.version
-        let exchange = request.exchange
+        let exchange = request.exchange!
         let id = self.pendingTables[backend]!.insert(
             request,
             now: self.now,
@@ -422,7 +428,8 @@ final class GatewayLoop {
             self.counters.backendWrongCommunity &+= 1
             return
         }
-        guard let entry = self.pendingTables[backend]!.entry(pdu.requestID), entry.context.exchange.isPlausible(pdu)
+        guard let entry = self.pendingTables[backend]!.entry(pdu.requestID),
+            entry.context.exchange?.isPlausible(pdu) == true
         else {
             self.counters.backendUnmatched &+= 1
             return
@@ -431,19 +438,20 @@ final class GatewayLoop {
         self.pendingCount -= 1
         self.counters.backendResponses &+= 1
         var request = entry.context
-        switch request.exchange.receive(pdu) {
+        switch request.exchange!.receive(pdu) {
         case .sendAgain:
             self.forward(request, backend: backend)
         case .respond(let response):
-            self.answer(&request, with: response, backend: backend)
+            let outcome = request.filtered.receive(response)
+            self.drive(&request, outcome, backend: backend)
         }
         self.checkDrained()
     }
 
-    /// A complete answer from the exchange: to the manager, or on to skip Counter64s for a v1 manager.
+    /// A complete answer: to the manager, or on to skip Counter64s for a v1 manager.
     private func answer(_ request: inout PendingRequest, with response: PDU, backend: Int) {
         var response = response
-        if case .community(.v1, _) = request.security, request.exchange.request.type == .getNext {
+        if case .community(.v1, _) = request.security, request.managerRequest.type == .getNext {
             if var skipping = request.skipping {
                 // Merge the re-asked positions into the answer so far.
                 for (offset, position) in skipping.positions.enumerated() where offset < response.varbinds.count {
@@ -464,15 +472,20 @@ final class GatewayLoop {
             let positions = ManagerTranslation.counter64Positions(response)
             let rounds = (request.skipping?.rounds ?? 0) + 1
             if !positions.isEmpty && rounds <= Self.maximumSkipRounds {
+                // RFC 3584 §4.2.2.1: ask again from each Counter64, through the same policy.
                 let again = PDU(
                     type: .getNext,
                     requestID: response.requestID,
                     varbinds: positions.map { VarBind(oid: response.varbinds[$0].oid) }
                 )
-                var next = request
-                next.exchange = BackendExchange(request: again, backendVersion: request.exchange.backendVersion)
-                next.skipping = (response, positions, rounds)
-                self.forward(next, backend: backend)
+                request.filtered = FilteredExchange(
+                    request: again,
+                    policy: self.plan.routes[request.route].policy,
+                    maximumRounds: self.plan.limits.maxBackendRequests
+                )
+                request.skipping = (response, positions, rounds)
+                let outcome = request.filtered.start()
+                self.drive(&request, outcome, backend: backend)
                 return
             }
         }
@@ -484,6 +497,9 @@ final class GatewayLoop {
             original: request.managerRequest
         )
     }
+
+    /// A v1 manager's GetNext asks again past Counter64s at most this often.
+    static let maximumSkipRounds = 32
 
     private func armTimer(_ backend: Int) {
         guard let link = self.agents[backend], link.timer == nil,
@@ -585,8 +601,14 @@ final class GatewayLoop {
                         let middle = (fits + tooLarge) / 2
                         pdu.varbinds = Array(all[0..<middle])
                         buffer.moveWriterIndex(to: start)
-                        buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
-                        if buffer.readableBytes - start <= Self.maximumCommunityResponse { fits = middle } else { tooLarge = middle }
+                        buffer.writeCommunityMessage(
+                            CommunityMessage(version: version, community: community, pdu: .pdu(pdu))
+                        )
+                        if buffer.readableBytes - start <= Self.maximumCommunityResponse {
+                            fits = middle
+                        } else {
+                            tooLarge = middle
+                        }
                     }
                     pdu.varbinds = Array(all[0..<fits])
                 } else {

@@ -10,6 +10,7 @@ import NIOCore
 import SNMPSecurity
 import SNMPWire
 import WardenConfig
+import WardenPolicy
 import WardenSimulator
 
 /// A configuration resolved for running: socket addresses, back ends by index, simulated devices
@@ -36,8 +37,8 @@ public struct GatewayPlan: Sendable {
     public struct RoutePlan: Sendable {
         public var name: String
         public var backend: Int
-        public var canRead: Bool
-        public var canWrite: Bool
+        /// Views (compiled) and rewrites.
+        public var policy: RoutePolicy
         public var dropOnTimeout: Bool
     }
 
@@ -93,12 +94,22 @@ public struct GatewayPlan: Sendable {
                 }
             }
         }
+        // Each view compiled once, shared by the routes that name it.
+        var views: [String: ViewPolicy] = [:]
+        for view in configuration.views {
+            views[view.name] = ViewPolicy(include: view.include.map(\.arcs), exclude: view.exclude.map(\.arcs))
+        }
         self.routes = configuration.routes.map { route in
             RoutePlan(
                 name: route.name,
                 backend: backendIndex[route.backend]!,
-                canRead: route.readView != nil,
-                canWrite: route.writeView != nil,
+                policy: RoutePolicy(
+                    readView: route.readView.flatMap { views[$0] },
+                    writeView: route.writeView.flatMap { views[$0] },
+                    rewrites: route.rewrite.map {
+                        RoutePolicy.Rewrite(backend: Array($0.backend.arcs), manager: Array($0.manager.arcs))
+                    }
+                ),
                 dropOnTimeout: route.onTimeout == .drop
             )
         }

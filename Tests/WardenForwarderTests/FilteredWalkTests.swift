@@ -39,22 +39,35 @@ struct WalkScenario: CustomStringConvertible {
         // Objects: leaves of a small tree (arcs 0...3, 2 to 5 deep), so subtrees are shared often.
         var names = Set<[UInt32]>()
         for _ in 0..<Int.random(in: 5...80, using: &random) {
-            names.insert(Self.root + (0..<Int.random(in: 2...5, using: &random)).map { _ in UInt32.random(in: 0...3, using: &random) })
+            names.insert(
+                Self.root
+                    + (0..<Int.random(in: 2...5, using: &random)).map { _ in UInt32.random(in: 0...3, using: &random) }
+            )
         }
         // An agent's objects are leaves: drop any name that is a prefix of another.
-        let leaves = names.filter { name in !names.contains { $0.count > name.count && Array($0.prefix(name.count)) == name } }
-        self.objects = leaves.map { VarBind(oid: OID(arcs: $0)!, value: .integer(Int32(truncatingIfNeeded: $0.reduce(0) { $0 &* 31 &+ Int($1) }))) }
+        let leaves = names.filter { name in
+            !names.contains { $0.count > name.count && Array($0.prefix(name.count)) == name }
+        }
+        self.objects = leaves.map {
+            VarBind(
+                oid: OID(arcs: $0)!,
+                value: .integer(Int32(truncatingIfNeeded: $0.reduce(0) { $0 &* 31 &+ Int($1) }))
+            )
+        }
         func pattern() -> SubtreePatternArcs {
-            Self.root.map { $0 } + (0..<Int.random(in: 0...4, using: &random)).map { _ in
-                Int.random(in: 0..<4, using: &random) == 0 ? nil : UInt32.random(in: 0...3, using: &random)
-            }
+            Self.root.map { $0 }
+                + (0..<Int.random(in: 0...4, using: &random)).map { _ in
+                    Int.random(in: 0..<4, using: &random) == 0 ? nil : UInt32.random(in: 0...3, using: &random)
+                }
         }
         self.include = (0..<Int.random(in: 1...4, using: &random)).map { _ in pattern() }
         self.exclude = (0..<Int.random(in: 0...4, using: &random)).map { _ in pattern() }
         // Rewrites: a back-end subtree shown somewhere else (often where other objects are).
         var rewrites: [RoutePolicy.Rewrite] = []
         for _ in 0..<Int.random(in: 0...2, using: &random) {
-            let backend = Self.root + (0..<Int.random(in: 1...2, using: &random)).map { _ in UInt32.random(in: 0...3, using: &random) }
+            let backend =
+                Self.root
+                + (0..<Int.random(in: 1...2, using: &random)).map { _ in UInt32.random(in: 0...3, using: &random) }
             let manager =
                 Bool.random(using: &random)
                 ? Self.root + [UInt32.random(in: 0...4, using: &random), UInt32.random(in: 0...3, using: &random)]
@@ -68,7 +81,11 @@ struct WalkScenario: CustomStringConvertible {
     }
 
     var policy: RoutePolicy {
-        RoutePolicy(readView: ViewPolicy(include: self.include, exclude: self.exclude), writeView: nil, rewrites: self.rewrites)
+        RoutePolicy(
+            readView: ViewPolicy(include: self.include, exclude: self.exclude),
+            writeView: nil,
+            rewrites: self.rewrites
+        )
     }
 
     /// The expected walk, computed without RoutePolicy: map each back-end object by the rewrites
@@ -78,7 +95,8 @@ struct WalkScenario: CustomStringConvertible {
         func longest(_ arcs: [UInt32]) -> Bool {
             var best = (included: false, length: 0)
             for (patterns, included) in [(self.include, true), (self.exclude, false)] {
-                for p in patterns where p.count <= arcs.count && zip(p, arcs).allSatisfy({ $0.0 == nil || $0.0 == $0.1 }) {
+                for p in patterns
+                where p.count <= arcs.count && zip(p, arcs).allSatisfy({ $0.0 == nil || $0.0 == $0.1 }) {
                     if p.count > best.length || (p.count == best.length && !included) { best = (included, p.count) }
                 }
             }
@@ -110,7 +128,13 @@ struct WalkScenario: CustomStringConvertible {
 
 /// Runs one manager request through a FilteredExchange against a simulated agent spoken to in
 /// `version`; returns the response and the number of back-end requests.
-func run(_ request: PDU, policy: RoutePolicy, agent: inout SimulatedAgent, version: SNMPVersion, rounds: Int = 32) -> (PDU, Int) {
+func run(
+    _ request: PDU,
+    policy: RoutePolicy,
+    agent: inout SimulatedAgent,
+    version: SNMPVersion,
+    rounds: Int = 32
+) -> (PDU, Int) {
     var filtered = FilteredExchange(request: request, policy: policy, maximumRounds: rounds)
     var outcome = filtered.start()
     var packets = 0
@@ -150,10 +174,17 @@ struct FilteredWalkTests {
             var cursor: OID = "1.3"
             var maximumPackets = 0
             for _ in 0...(expected.count + 1) {
-                let (response, packets) = run(PDU(type: .getNext, requestID: 7, varbinds: [VarBind(oid: cursor)]), policy: policy, agent: &agent, version: version)
+                let (response, packets) = run(
+                    PDU(type: .getNext, requestID: 7, varbinds: [VarBind(oid: cursor)]),
+                    policy: policy,
+                    agent: &agent,
+                    version: version
+                )
                 maximumPackets = max(maximumPackets, packets)
                 #expect(response.errorStatus == .noError, "seed \(seed) \(version): \(response) \(scenario)")
-                guard response.errorStatus == .noError, let varbind = response.varbinds.first, varbind.value != .endOfMibView else { break }
+                guard response.errorStatus == .noError, let varbind = response.varbinds.first,
+                    varbind.value != .endOfMibView
+                else { break }
                 walked.append(Array(varbind.oid.arcs))
                 cursor = varbind.oid
             }
@@ -166,7 +197,12 @@ struct FilteredWalkTests {
             let repetitions = Int32.random(in: 1...8, using: &random)
             var done = false
             for _ in 0...(expected.count + 1) where !done {
-                let request = PDU.getBulk(requestID: 8, nonRepeaters: 0, maxRepetitions: repetitions, varbinds: [VarBind(oid: cursor)])
+                let request = PDU.getBulk(
+                    requestID: 8,
+                    nonRepeaters: 0,
+                    maxRepetitions: repetitions,
+                    varbinds: [VarBind(oid: cursor)]
+                )
                 let (response, _) = run(request, policy: policy, agent: &agent, version: version)
                 #expect(response.errorStatus == .noError, "seed \(seed) \(version): \(response)")
                 #expect(response.varbinds.count <= Int(repetitions))
@@ -185,7 +221,8 @@ struct FilteredWalkTests {
             // One GetBulk with a non-repeater and two columns from random points: row-major, each
             // column the next objects of the filtered walk after its start.
             let starts = (0..<3).map { _ in
-                [1, 3, 6, 1] + (0..<Int.random(in: 1...3, using: &random)).map { _ in UInt32.random(in: 0...3, using: &random) }
+                [1, 3, 6, 1]
+                    + (0..<Int.random(in: 1...3, using: &random)).map { _ in UInt32.random(in: 0...3, using: &random) }
             }
             let m = Int.random(in: 1...6, using: &random)
             let request = PDU.getBulk(
@@ -224,7 +261,10 @@ struct FilteredWalkTests {
         let request = PDU(
             type: .get,
             requestID: 3,
-            varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0"), VarBind(oid: "1.3.6.1.2.1.1.4.0"), VarBind(oid: "1.3.6.1.4.1.99999.2.2.1.2.1")]
+            varbinds: [
+                VarBind(oid: "1.3.6.1.2.1.1.5.0"), VarBind(oid: "1.3.6.1.2.1.1.4.0"),
+                VarBind(oid: "1.3.6.1.4.1.99999.2.2.1.2.1"),
+            ]
         )
         // The rewritten OID is outside the view (only system is included): noSuchObject too.
         let (response, packets) = run(request, policy: policy, agent: &agent, version: .v2c)
@@ -251,7 +291,10 @@ struct FilteredWalkTests {
         let across = PDU(
             type: .set,
             requestID: 6,
-            varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .string("x")), VarBind(oid: "1.3.6.1.2.1.1.1.0", value: .string("y"))]
+            varbinds: [
+                VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .string("x")),
+                VarBind(oid: "1.3.6.1.2.1.1.1.0", value: .string("y")),
+            ]
         )
         let (refused, none) = run(across, policy: policy, agent: &agent, version: .v2c)
         #expect(refused.errorStatus == .noAccess && refused.errorIndex == 2 && none == 0)
@@ -262,14 +305,30 @@ struct FilteredWalkTests {
     /// end holding thousands of objects after it. A handful of packets, then endOfMibView.
     @Test("GetNext past the end of the view: endOfMibView after a handful of back-end packets")
     func issue842() {
-        let many = (1...5000).map { VarBind(oid: OID(arcs: [1, 3, 6, 1, 4, 1, 8072, 1, UInt32($0)])!, value: .integer(1)) }
+        let many = (1...5000).map {
+            VarBind(oid: OID(arcs: [1, 3, 6, 1, 4, 1, 8072, 1, UInt32($0)])!, value: .integer(1))
+        }
         var agent = SimulatedAgent(objects: objects + many)
-        let policy = RoutePolicy(readView: ViewPolicy(include: [[1, 3, 6, 1, 2, 1, 1], [1, 3, 6, 1, 2, 1, 2]], exclude: []), writeView: nil, rewrites: [])
-        let (response, packets) = run(PDU(type: .getNext, requestID: 1, varbinds: [VarBind(oid: "1.3.6.1.2.1.2.2.1.2.2")]), policy: policy, agent: &agent, version: .v2c)
+        let policy = RoutePolicy(
+            readView: ViewPolicy(include: [[1, 3, 6, 1, 2, 1, 1], [1, 3, 6, 1, 2, 1, 2]], exclude: []),
+            writeView: nil,
+            rewrites: []
+        )
+        let (response, packets) = run(
+            PDU(type: .getNext, requestID: 1, varbinds: [VarBind(oid: "1.3.6.1.2.1.2.2.1.2.2")]),
+            policy: policy,
+            agent: &agent,
+            version: .v2c
+        )
         #expect(response.varbinds.first?.value == .endOfMibView)
         #expect(packets <= 1, "\(packets) packets")
         // A GetBulk from there: the same.
-        let bulk = PDU.getBulk(requestID: 2, nonRepeaters: 0, maxRepetitions: 50, varbinds: [VarBind(oid: "1.3.6.1.2.1.2.2.1.2.2")])
+        let bulk = PDU.getBulk(
+            requestID: 2,
+            nonRepeaters: 0,
+            maxRepetitions: 50,
+            varbinds: [VarBind(oid: "1.3.6.1.2.1.2.2.1.2.2")]
+        )
         let (bulkResponse, bulkPackets) = run(bulk, policy: policy, agent: &agent, version: .v2c)
         #expect(bulkResponse.varbinds.allSatisfy { $0.value == .endOfMibView })
         #expect(bulkPackets <= 1)

@@ -29,20 +29,26 @@ enum Space {
     static let root: [UInt32] = [1, 3, 6, 1]
 
     static func oid(_ random: inout SeededGenerator, maximumDepth: Int = 5) -> [UInt32] {
-        Self.root + (0..<Int.random(in: 1...maximumDepth, using: &random)).map { _ in UInt32.random(in: 0...3, using: &random) }
+        Self.root
+            + (0..<Int.random(in: 1...maximumDepth, using: &random)).map { _ in UInt32.random(in: 0...3, using: &random)
+            }
     }
 
     static func pattern(_ random: inout SeededGenerator, wildcards: Bool) -> SubtreePatternArcs {
         var arcs: SubtreePatternArcs = Self.root.map { $0 }
         for _ in 0..<Int.random(in: 0...4, using: &random) {
-            arcs.append(wildcards && Int.random(in: 0..<4, using: &random) == 0 ? nil : UInt32.random(in: 0...3, using: &random))
+            arcs.append(
+                wildcards && Int.random(in: 0..<4, using: &random) == 0 ? nil : UInt32.random(in: 0...3, using: &random)
+            )
         }
         return arcs
     }
 
     static func view(_ random: inout SeededGenerator, wildcards: Bool) -> ViewPolicy {
-        let include = (0..<Int.random(in: 0...4, using: &random)).map { _ in Self.pattern(&random, wildcards: wildcards) }
-        let exclude = (0..<Int.random(in: 0...4, using: &random)).map { _ in Self.pattern(&random, wildcards: wildcards) }
+        let include = (0..<Int.random(in: 0...4, using: &random)).map { _ in Self.pattern(&random, wildcards: wildcards)
+        }
+        let exclude = (0..<Int.random(in: 0...4, using: &random)).map { _ in Self.pattern(&random, wildcards: wildcards)
+        }
         return ViewPolicy(include: include, exclude: exclude)
     }
 
@@ -65,7 +71,9 @@ struct ViewPolicyTests {
     func decisions() {
         let view = ViewPolicy(
             include: [[1, 3, 6, 1, 2, 1], [1, 3, 6, 1, 2, 1, 2, 2, 1, nil, 1]],
-            exclude: [[1, 3, 6, 1, 2, 1, 2], [1, 3, 6, 1, 2, 1, 1, 4], [1, 3, 6, 1, 2, 1, 1, 5], [1, 3, 6, 1, 2, 1, 1, 5]]
+            exclude: [
+                [1, 3, 6, 1, 2, 1, 2], [1, 3, 6, 1, 2, 1, 1, 4], [1, 3, 6, 1, 2, 1, 1, 5], [1, 3, 6, 1, 2, 1, 1, 5],
+            ]
         )
         let cases: [(OID, Bool)] = [
             ("1.3.6.1.2.1.1.1.0", true),  // sysDescr
@@ -92,7 +100,10 @@ struct ViewPolicyTests {
             let view = Space.view(&random, wildcards: Bool.random(using: &random))
             for _ in 0..<50 {
                 let arcs = Space.oid(&random)
-                #expect(view.contains(OID(arcs: arcs)!) == view.referenceDecision(arcs).included, "\(view.rules) \(arcs)")
+                #expect(
+                    view.contains(OID(arcs: arcs)!) == view.referenceDecision(arcs).included,
+                    "\(view.rules) \(arcs)"
+                )
             }
         }
     }
@@ -117,7 +128,10 @@ struct ViewPolicyTests {
                         notInView += 1
                     }
                     if let firstInView {
-                        #expect(Arcs.compare(next, firstInView) <= 0, "\(view.rules) from \(x): \(next) skips \(firstInView)")
+                        #expect(
+                            Arcs.compare(next, firstInView) <= 0,
+                            "\(view.rules) from \(x): \(next) skips \(firstInView)"
+                        )
                     }
                 } else {
                     #expect(firstInView == nil, "\(view.rules) from \(x): nothing, but \(firstInView!) is in the view")
@@ -133,9 +147,13 @@ struct ViewPolicyTests {
         #expect(Arcs.queryBefore([1, 3, 6, 1, 2, 1, 2, 2, 1, 7]) == [1, 3, 6, 1, 2, 1, 2, 2, 1, 6, UInt32.max])
         #expect(Arcs.queryBefore([1, 3, 6, 1, 2, 1, 1, 5, 0]) == [1, 3, 6, 1, 2, 1, 1, 5])
         let pattern: SubtreePatternArcs = [1, 3, 6, 1, 2, 1, 2, 2, 1, nil, 1]
-        #expect(pattern.firstInstanceRoot(after: [1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 5]) == [1, 3, 6, 1, 2, 1, 2, 2, 1, 3, 1])
+        #expect(
+            pattern.firstInstanceRoot(after: [1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 5]) == [1, 3, 6, 1, 2, 1, 2, 2, 1, 3, 1]
+        )
         #expect(pattern.firstInstanceRoot(after: [1, 3, 6, 1, 2, 1, 2]) == [1, 3, 6, 1, 2, 1, 2, 2, 1, 0, 1])
-        #expect(pattern.firstInstanceRoot(after: [1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 0, 9]) == [1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 1])
+        #expect(
+            pattern.firstInstanceRoot(after: [1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 0, 9]) == [1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 1]
+        )
         #expect(pattern.firstInstanceRoot(after: [1, 3, 6, 1, 2, 1, 3]) == nil)
     }
 }

@@ -89,7 +89,8 @@ final class GatewayLab {
         listen: [String]? = nil,
         extraBackends: String = "",
         extraRoutes: String = "",
-        communityRoutes: String = ""
+        communityRoutes: String = "",
+        extraViews: String = ""
     ) -> String {
         let listen = listen ?? ["udp:127.0.0.1:\(self.gatewayPort)", "udp6:[::1]:\(self.gatewayPort)"]
         return """
@@ -105,6 +106,7 @@ final class GatewayLab {
             \(extraBackends)
             views:
               - { name: all, include: [ 1.3.6.1 ] }
+            \(extraViews)
             routes:
               - { name: v1, users: [ admin ], context: v1, backend: legacy-v1, read-view: all, write-view: all }
               - { name: v1-read, users: [ noc ], context: v1, backend: legacy-v1, read-view: all }
@@ -196,7 +198,13 @@ struct WalkLine: Hashable {
     var value: String
 
     /// Parses `snmpwalk -On` output (values may span lines: continuation lines join the previous one).
+    /// The line snmpwalk prints for an endOfMibView inside the walked subtree ("No more variables
+    /// left in this MIB View", which a view that ends there gives) is not an object: left out.
     static func parse(_ output: String) -> [WalkLine] {
+        Self.parseAll(output).filter { !$0.value.hasPrefix("No more variables left") }
+    }
+
+    static func parseAll(_ output: String) -> [WalkLine] {
         var lines: [WalkLine] = []
         for raw in output.split(separator: "\n", omittingEmptySubsequences: false) {
             if raw.hasPrefix("."), let range = raw.range(of: " = ") {
