@@ -61,13 +61,6 @@ public struct GatewayService: Service {
                 "community_front_end": "\(self.plan.routeTable.acceptsCommunities ? "on" : "off")",
             ]
         )
-        if configuration.views.contains(where: { !$0.exclude.isEmpty || $0.include.map(\.description) != ["1.3.6.1"] })
-            || configuration.routes.contains(where: { !$0.rewrite.isEmpty })
-        {
-            self.logger.warning(
-                "views and rewrites are not enforced in this release: a route with a read-view or write-view allows every OID of its back end; only routes without one refuse (see README)"
-            )
-        }
         // Runs until SIGTERM/SIGINT (or cancellation).
         try? await gracefulShutdown()
         self.logger.info("stopping: no new requests; waiting for pending ones to finish or time out")

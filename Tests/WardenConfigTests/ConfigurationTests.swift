@@ -152,6 +152,23 @@ struct ConfigurationTests {
             ]
         ),
         (
+            "rewrites whose prefixes overlap",
+            """
+            listen: [udp:127.0.0.1:1161]
+            backends: [{ name: b, address: "udp:127.0.0.1:161", community: public }]
+            routes:
+              - name: r
+                users: []
+                backend: b
+                rewrite: [ { backend: 1.3.6.1.2.1.1, manager: 1.3.6.1.4.1.9.1 }, { backend: 1.3.6.1.2.1, manager: 1.3.6.1.4.1.9.2 } ]
+            limits: { max-backend-requests: 0 }
+            """,
+            [
+                "test.yaml:7:14: route 'r': the backend prefixes of two rewrites overlap",
+                "test.yaml:8:33: limits.max-backend-requests must be from 1 to 1000",
+            ]
+        ),
+        (
             "bad OID and pattern",
             """
             listen: [udp:127.0.0.1:1161]

@@ -58,6 +58,12 @@ struct PolicyGatewayTests {
         let lines = WalkLine.parse(get)
         #expect(lines.first?.value == "STRING: \"legacy-switch\"", "\(get)")
         #expect(lines.dropFirst().allSatisfy { $0.value.contains("No Such Object") }, "\(get)")
+        // The refusal is logged with who asked what (once per source, route and reason a minute).
+        let gateway = try #require(lab.gateway)
+        let audit = try #require(gateway.output.split(separator: "\n").first { $0.contains("refused by the route's policy") })
+        for field in ["\"user\":\"noc\"", "\"context\":\"filtered\"", "\"oid\":\"1.3.6.1.2.1.1.4.0\"", "\"reason\":\"read-outside-view\"", "\"source\":\"127.0.0.1:"] {
+            #expect(audit.contains(field), "\(field) missing in \(audit)")
+        }
         let (status, counters) = try lab.stopGateway()
         #expect(status == 0)
         #expect(counters["refused/filtered/read-outside-view"] == "2")

@@ -197,3 +197,30 @@ struct ShippedConfigurationTests {
         }
     }
 }
+
+@Suite("README examples")
+struct ReadmeExampleTests {
+    /// The views-and-rewrites example in the README is a valid configuration (given the users and
+    /// back ends it refers to), so that a network engineer can copy it.
+    @Test func viewsExampleIsValid() throws {
+        let readme = try String(contentsOfFile: ShippedConfigurationTests.repository + "/README.md", encoding: .utf8)
+        let section = try #require(readme.range(of: "## Views, wildcards and rewrites"))
+        let afterHeading = readme[section.upperBound...]
+        let start = try #require(afterHeading.range(of: "```yaml\n"))
+        let end = try #require(afterHeading[start.upperBound...].range(of: "```"))
+        let example = afterHeading[start.upperBound..<end.lowerBound]
+        let yaml = """
+            listen: [ "udp:127.0.0.1:1161" ]
+            users:
+              - { name: vendor, auth: SHA, auth-key: vendor-pass-1 }
+              - { name: noc, auth: SHA, auth-key: noc-pass-12 }
+            backends:
+              - { name: core-switch, address: "udp:192.0.2.1:161", community: c }
+              - { name: ups, address: "udp:192.0.2.2:161", community: c, version: 1 }
+
+            """ + example
+        let configuration = try ConfigurationLoader.parse(yaml: yaml, file: "README.md", environment: [:])
+        #expect(configuration.views.count == 4 && configuration.routes.count == 2)
+        #expect(configuration.routes[1].rewrite.count == 1)
+    }
+}
