@@ -66,11 +66,16 @@ public struct FilteredExchange: Sendable {
     private var sentNonRepeaters = 0
     private var sentRepeaters = 0
 
-    public init(request: PDU, policy: RoutePolicy, maximumRounds: Int) {
+    /// With a v1 agent a GetBulk costs one round trip per repetition: answer as soon as one row is
+    /// complete, as RFC 3584 §4.3.1 allows (a short GetBulk answer), instead of one packet per row.
+    public let stopAfterFirstRow: Bool
+
+    public init(request: PDU, policy: RoutePolicy, maximumRounds: Int, backendVersion: SNMPVersion = .v2c) {
         precondition(maximumRounds > 0)
         self.request = request
         self.policy = policy
         self.maximumRounds = maximumRounds
+        self.stopAfterFirstRow = backendVersion == .v1
     }
 
     // MARK: - Start
@@ -205,6 +210,11 @@ public struct FilteredExchange: Sendable {
         let openNonRepeaters = self.nonRepeaters.indices.filter { !self.nonRepeaters[$0].isComplete }
         let openRepeaters = self.repeaters.indices.filter { !self.repeaters[$0].isComplete }
         if openNonRepeaters.isEmpty && openRepeaters.isEmpty { return .respond(self.assembledWalk(partial: false)) }
+        if self.stopAfterFirstRow && self.request.type == .getBulk && openNonRepeaters.isEmpty
+            && self.repeaters.allSatisfy({ $0.ended || !$0.results.isEmpty })
+        {
+            return .respond(self.assembledWalk(partial: true))
+        }
         guard self.rounds < self.maximumRounds else {
             for index in openNonRepeaters { self.refusals.append((.walkBound, self.nonRepeaters[index].requestOID)) }
             for index in openRepeaters { self.refusals.append((.walkBound, self.repeaters[index].requestOID)) }

@@ -146,7 +146,7 @@ public struct RoutePolicy: Sendable {
         for _ in 0..<ViewPolicy.maximumSteps {
             // The view first: jump over what it excludes.
             let point: [UInt32]
-            if view.referenceDecision(cursor.point).included {
+            if view.contains(arcs: cursor.point) {
                 point = cursor.point
             } else {
                 guard let next = view.nextRegion(from: cursor.point) else { return nil }
@@ -222,7 +222,7 @@ public struct RoutePolicy: Sendable {
         let order = Arcs.compare(manager, cursor.point)
         // An agent that does not move forward would make the walk loop: stop here.
         guard order > 0 || (order == 0 && cursor.inclusive) else { return .end }
-        if let view = self.readView, view.referenceDecision(manager).included {
+        if let view = self.readView, view.contains(arcs: manager) {
             return .accept(manager: manager)
         }
         return .move(Cursor(point: manager, inclusive: false))

@@ -163,6 +163,13 @@ public struct ViewPolicy: Sendable {
         return count
     }
 
+    /// Whether the OID with these arcs is in the view (the compiled decision; an OID of more arcs
+    /// than an OID may have is judged by the reference).
+    public func contains(arcs: [UInt32]) -> Bool {
+        guard let oid = OID(arcs: arcs) else { return self.referenceDecision(arcs).included }
+        return self.contains(oid)
+    }
+
     /// The `*` patterns of one shape (length and positions of fixed arcs), in a table keyed by
     /// their fixed arcs: one probe per shape, not one match per pattern.
     struct WildcardShape: Sendable {

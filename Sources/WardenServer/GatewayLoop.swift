@@ -293,7 +293,8 @@ final class GatewayLoop {
         var filtered = FilteredExchange(
             request: pdu,
             policy: route.policy,
-            maximumRounds: self.plan.limits.maxBackendRequests
+            maximumRounds: self.plan.limits.maxBackendRequests,
+            backendVersion: self.agents[route.backend]?.version ?? .v2c
         )
         let outcome = filtered.start()
         var pending = PendingRequest(

@@ -60,8 +60,13 @@ struct PolicyGatewayTests {
         #expect(lines.dropFirst().allSatisfy { $0.value.contains("No Such Object") }, "\(get)")
         // The refusal is logged with who asked what (once per source, route and reason a minute).
         let gateway = try #require(lab.gateway)
-        let audit = try #require(gateway.output.split(separator: "\n").first { $0.contains("refused by the route's policy") })
-        for field in ["\"user\":\"noc\"", "\"context\":\"filtered\"", "\"oid\":\"1.3.6.1.2.1.1.4.0\"", "\"reason\":\"read-outside-view\"", "\"source\":\"127.0.0.1:"] {
+        let audit = try #require(
+            gateway.output.split(separator: "\n").first { $0.contains("refused by the route's policy") }
+        )
+        for field in [
+            "\"user\":\"noc\"", "\"context\":\"filtered\"", "\"oid\":\"1.3.6.1.2.1.1.4.0\"",
+            "\"reason\":\"read-outside-view\"", "\"source\":\"127.0.0.1:",
+        ] {
             #expect(audit.contains(field), "\(field) missing in \(audit)")
         }
         let (status, counters) = try lab.stopGateway()
