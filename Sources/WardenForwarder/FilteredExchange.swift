@@ -293,7 +293,11 @@ public struct FilteredExchange: Sendable {
         var column = column
         guard let sentStep = column.step else { return column }
         let original = sentStep.query
+        // Each pass moves the cursor or the query strictly forward; the bound is a safety net.
+        var passes = 0
         while !column.isComplete, let step = column.step {
+            passes += 1
+            if passes > answers.count + 4 * 64 { break }
             // Find the answer to GetNext(step.query) among the answers, if they cover it: the first
             // one after the query (they ascend; a later query may be smaller than an earlier one
             // when the walk enters a rewritten region, so search from the start).
@@ -314,18 +318,33 @@ public struct FilteredExchange: Sendable {
                 }
                 position += 1
             }
-            guard let found = answer else { break }  // not covered: ask again
+            guard let found = answer else {
+                // Not covered by these answers: ask again next round. But if this is the very query
+                // that was sent and the agent answered nothing after it, the agent does not move
+                // forward: end the column rather than ask the same question until the bound.
+                if Arcs.compare(step.query, original) == 0 && !answers.isEmpty {
+                    column.step = nil
+                    column.ended = true
+                }
+                break
+            }
             let value: SNMPValue? = found == nil ? nil : answers[position].value
             switch self.policy.judge(found, for: step) {
             case .accept(let manager):
-                column.results.append(
-                    VarBind(oid: OID(arcs: manager) ?? column.requestOID, value: value ?? .endOfMibView)
-                )
+                guard let oid = OID(arcs: manager) else {
+                    // judge accepts only names an OID can carry; should one not be, pass over it.
+                    column.step = self.policy.step(from: RoutePolicy.Cursor(point: manager, inclusive: false))
+                    if column.step == nil { column.ended = true }
+                    continue
+                }
+                column.results.append(VarBind(oid: oid, value: value ?? .endOfMibView))
                 column.step = self.policy.step(from: RoutePolicy.Cursor(point: manager, inclusive: false))
                 if column.step == nil { column.ended = true }
             case .move(let cursor):
                 column.step = self.policy.step(from: cursor)
                 if column.step == nil { column.ended = true }
+            case .retry(let query):
+                column.step?.query = query
             case .end:
                 column.step = nil
                 column.ended = true

@@ -37,8 +37,15 @@ public enum Arcs {
 
     /// A GetNext query whose answer is the first object at or after `point`: GetNext returns the first
     /// object strictly after its argument, so ask from just before `point`.
+    ///
+    /// Not exact: objects under `P.(b-1).4294967295` lie between the query and `P.b`; the walk
+    /// treats an answer there as a reason to ask again from it (``RoutePolicy/Judgement/retry(query:)``).
     public static func queryBefore(_ point: [UInt32]) -> [UInt32] {
         guard let last = point.last else { return [0, 0] }
+        if point.count == 2 && last == 0 {
+            // x.0 is the first OID under x: ask from the end of x-1's space.
+            return point[0] == 0 ? [0, 0] : [point[0] - 1, 39, UInt32.max]
+        }
         var arcs = Array(point.dropLast())
         if last > 0 {
             arcs.append(last - 1)
@@ -47,6 +54,26 @@ public enum Arcs {
         // An OID has at least two arcs.
         while arcs.count < 2 { arcs.append(0) }
         return arcs
+    }
+
+    /// `arcs` as a GetNext query that an OID can carry, asking for the same successor: at most 128
+    /// arcs (nothing lies between a 128-arc prefix and a longer point), first arcs within RFC 2578's
+    /// rules. nil: nothing can follow (a first arc above 2).
+    public static func normalizedQuery(_ arcs: [UInt32]) -> [UInt32]? {
+        var query =
+            arcs.count > SNMPWireLimits.maximumOIDArcs ? Array(arcs.prefix(SNMPWireLimits.maximumOIDArcs)) : arcs
+        while query.count < 2 { query.append(0) }
+        switch query[0] {
+        case 0, 1:
+            // x.40 and above do not exist under 0 and 1: ask from the last possible OID under x.
+            if query[1] >= 40 { query = [query[0], 39, UInt32.max] }
+        case 2:
+            // 2.y is encoded as 80 + y in one sub-identifier.
+            if query[1] > UInt32.max - 80 { return nil }
+        default:
+            return nil
+        }
+        return query
     }
 
     public static func oid(_ arcs: [UInt32]) -> OID? {

@@ -126,6 +126,9 @@ public struct RoutePolicy: Sendable {
         public var segment: Segment
         /// The manager cursor the query stands for.
         public var cursor: Cursor
+        /// The cursor's point in back-end space: for an inclusive cursor, answers before it are in
+        /// the gap `queryBefore` leaves.
+        public var backendPoint: [UInt32]
     }
 
     /// What a back-end answer means for the walk.
@@ -134,6 +137,9 @@ public struct RoutePolicy: Sendable {
         case accept(manager: [UInt32])
         /// Not for the manager: go on from this cursor.
         case move(Cursor)
+        /// An object between the query and the cursor's point (see ``Arcs/queryBefore(_:)``): ask
+        /// again from it, same cursor. The query grows strictly, so this ends.
+        case retry(query: [UInt32])
         /// Nothing more for the manager.
         case end
     }
@@ -157,11 +163,10 @@ public struct RoutePolicy: Sendable {
             if let index = self.rewrites.firstIndex(where: { Arcs.hasPrefix(point, $0.manager) }) {
                 let rewrite = self.rewrites[index]
                 let backendPoint = rewrite.backend + point[rewrite.manager.count...]
-                return Step(
-                    query: cursor.inclusive ? Arcs.queryBefore(backendPoint) : backendPoint,
-                    segment: .rewrite(index),
-                    cursor: cursor
-                )
+                guard
+                    let query = Arcs.normalizedQuery(cursor.inclusive ? Arcs.queryBefore(backendPoint) : backendPoint)
+                else { return nil }
+                return Step(query: query, segment: .rewrite(index), cursor: cursor, backendPoint: backendPoint)
             }
             if let hole = self.rewrites.first(where: { Arcs.hasPrefix(point, $0.backend) }) {
                 // Nothing of the back end shows in a hole, but a rewritten region may lie inside it.
@@ -175,18 +180,23 @@ public struct RoutePolicy: Sendable {
                 cursor = Cursor(point: next, inclusive: true)
                 continue
             }
-            return Step(
-                query: cursor.inclusive ? Arcs.queryBefore(point) : point,
-                segment: .identity,
-                cursor: cursor
-            )
+            guard let query = Arcs.normalizedQuery(cursor.inclusive ? Arcs.queryBefore(point) : point) else {
+                return nil
+            }
+            return Step(query: query, segment: .identity, cursor: cursor, backendPoint: point)
         }
-        return nil
+        // The step bound (a long run of holes): ask from where the cursor is; answers are judged again.
+        guard let query = Arcs.normalizedQuery(cursor.point) else { return nil }
+        return Step(query: query, segment: .identity, cursor: cursor, backendPoint: cursor.point)
     }
 
     /// Judges the back end's answer to `step` (nil: endOfMibView, or noSuchName from a v1 agent).
     public func judge(_ answer: [UInt32]?, for step: Step) -> Judgement {
         let cursor = step.cursor
+        if cursor.inclusive, let answer, Arcs.compare(answer, step.backendPoint) < 0 {
+            // Between the query and the point: nothing the cursor wants; ask again from there.
+            return .retry(query: answer)
+        }
         switch step.segment {
         case .rewrite(let index):
             let rewrite = self.rewrites[index]
@@ -219,6 +229,11 @@ public struct RoutePolicy: Sendable {
     }
 
     private func judgeManager(_ manager: [UInt32], after cursor: Cursor) -> Judgement {
+        // A manager name too long for an OID (a long back-end index under a longer prefix) cannot
+        // be shown: pass over it.
+        guard manager.count <= SNMPWireLimits.maximumOIDArcs else {
+            return .move(Cursor(point: manager, inclusive: false))
+        }
         let order = Arcs.compare(manager, cursor.point)
         // An agent that does not move forward would make the walk loop: stop here.
         guard order > 0 || (order == 0 && cursor.inclusive) else { return .end }

@@ -482,7 +482,8 @@ final class GatewayLoop {
                 request.filtered = FilteredExchange(
                     request: again,
                     policy: self.plan.routes[request.route].policy,
-                    maximumRounds: self.plan.limits.maxBackendRequests
+                    maximumRounds: self.plan.limits.maxBackendRequests,
+                    backendVersion: self.agents[backend]?.version ?? .v2c
                 )
                 request.skipping = (response, positions, rounds)
                 let outcome = request.filtered.start()

@@ -311,6 +311,117 @@ struct FilteredWalkTests {
         #expect(agent.objects.contains(VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .string("new"))))
     }
 
+    /// Walks a whole simulated MIB with GetNext and with GetBulk; returns both lists of OIDs.
+    static func walks(_ objects: [VarBind], _ policy: RoutePolicy) -> (getNext: [String], getBulk: [String]) {
+        var agent = SimulatedAgent(objects: objects)
+        var next: [String] = []
+        var cursor: OID = "1.3"
+        for _ in 0..<100 {
+            let (response, _) = run(
+                PDU(type: .getNext, requestID: 1, varbinds: [VarBind(oid: cursor)]),
+                policy: policy,
+                agent: &agent,
+                version: .v2c
+            )
+            guard let varbind = response.varbinds.first, response.errorStatus == .noError,
+                varbind.value != .endOfMibView
+            else { break }
+            next.append(varbind.oid.description)
+            cursor = varbind.oid
+        }
+        var bulk: [String] = []
+        cursor = "1.3"
+        for _ in 0..<100 {
+            let (response, _) = run(
+                PDU.getBulk(requestID: 2, nonRepeaters: 0, maxRepetitions: 3, varbinds: [VarBind(oid: cursor)]),
+                policy: policy,
+                agent: &agent,
+                version: .v2c
+            )
+            let found = response.varbinds.filter { $0.value != .endOfMibView }
+            bulk += found.map(\.oid.description)
+            guard let last = found.last, found.count == response.varbinds.count else { break }
+            cursor = last.oid
+        }
+        return (next, bulk)
+    }
+
+    /// `queryBefore(P.b)` asks from `P.(b-1).4294967295`, and an object can sit under that: an
+    /// answer between the query and the point is asked past, never taken for the end of the walk
+    /// nor for a reason to go back.
+    @Test("objects in the gap before a jump target neither end the walk nor loop it")
+    func gapBeforeJumpTarget() {
+        let inHole = RoutePolicy(
+            readView: ViewPolicy(include: [[1, 3, 6, 1]], exclude: []),
+            writeView: nil,
+            rewrites: [RoutePolicy.Rewrite(backend: [1, 3, 6, 1, 4, 1, 2021], manager: [1, 3, 6, 1, 4, 1, 99999])]
+        )
+        let objects: [VarBind] = [
+            VarBind(oid: "1.3.6.1.4.1.2021.1.0", value: .integer(1)),
+            VarBind(oid: "1.3.6.1.4.1.2021.4294967295.1", value: .integer(2)),
+            VarBind(oid: "1.3.6.1.4.1.2022.1", value: .integer(3)),
+        ]
+        let expected = ["1.3.6.1.4.1.2022.1", "1.3.6.1.4.1.99999.1.0", "1.3.6.1.4.1.99999.4294967295.1"]
+        let (next, bulk) = Self.walks(objects, inHole)
+        #expect(next == expected)
+        #expect(bulk == expected)
+
+        let excluded = RoutePolicy(
+            readView: ViewPolicy(include: [[1, 3, 6, 1]], exclude: [[1, 3, 6, 1, 2, 1, 4, 22]]),
+            writeView: nil,
+            rewrites: []
+        )
+        let gap: [VarBind] = [
+            VarBind(oid: "1.3.6.1.2.1.4.21.1", value: .integer(1)),
+            VarBind(oid: "1.3.6.1.2.1.4.22.1.1", value: .integer(2)),
+            VarBind(oid: "1.3.6.1.2.1.4.22.4294967295.7", value: .integer(3)),
+            VarBind(oid: "1.3.6.1.2.1.4.23.1", value: .integer(4)),
+        ]
+        let walked = Self.walks(gap, excluded)
+        #expect(walked.getNext == ["1.3.6.1.2.1.4.21.1", "1.3.6.1.2.1.4.23.1"])
+        #expect(walked.getBulk == ["1.3.6.1.2.1.4.21.1", "1.3.6.1.2.1.4.23.1"])
+    }
+
+    /// A broken (or hostile) agent that answers every GetNext with the same OID: the column ends at
+    /// once instead of asking the same question until the bound.
+    @Test("an agent that does not move forward ends the walk in one packet")
+    func agentThatDoesNotMove() {
+        let policy = RoutePolicy(
+            readView: ViewPolicy(include: [[1, 3, 6, 1]], exclude: []),
+            writeView: nil,
+            rewrites: []
+        )
+        var filtered = FilteredExchange(
+            request: PDU(type: .getNext, requestID: 1, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0")]),
+            policy: policy,
+            maximumRounds: 16
+        )
+        var outcome = filtered.start()
+        var packets = 0
+        while case .send(let asked) = outcome {
+            packets += 1
+            outcome = filtered.receive(
+                PDU(
+                    type: .response,
+                    requestID: asked.requestID,
+                    varbinds: [VarBind(oid: "1.3.6.1.2.1.1.1.0", value: .integer(1))]
+                )
+            )
+        }
+        #expect(packets == 1)
+        guard case .respond(let response) = outcome else { return }
+        #expect(response.errorStatus == .noError && response.varbinds.first?.value == .endOfMibView)
+    }
+
+    @Test("queries stay OIDs: first arcs and 128-arc limits")
+    func normalizedQueries() {
+        #expect(Arcs.normalizedQuery([1, 40, 5]) == [1, 39, UInt32.max])
+        #expect(Arcs.normalizedQuery([3, 0]) == nil)
+        #expect(Arcs.normalizedQuery([1]) == [1, 0])
+        #expect(Arcs.normalizedQuery(Array(repeating: 1, count: 200))?.count == 128)
+        #expect(Arcs.queryBefore([1, 0]) == [0, 39, UInt32.max])
+    }
+
     /// The situation of Net-SNMP's issue 842: GetNext after the last OID of the view, with the back
     /// end holding thousands of objects after it. A handful of packets, then endOfMibView.
     @Test("GetNext past the end of the view: endOfMibView after a handful of back-end packets")
