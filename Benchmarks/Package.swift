@@ -67,6 +67,17 @@ let package = Package(
             path: "Benchmarks/PolicyBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // Keeps K requests in flight against an agent or proxy and prints one JSON line.
+        .executableTarget(
+            name: "LoadGenerator",
+            dependencies: [
+                .product(name: "SNMPWire", package: "snmpwarden"),
+                .product(name: "SNMPSecurity", package: "snmpwarden"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/LoadGenerator"
+        ),
         .executableTarget(
             name: "WireProfile",
             dependencies: [

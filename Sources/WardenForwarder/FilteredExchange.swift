@@ -293,6 +293,25 @@ public struct FilteredExchange: Sendable {
         var column = column
         guard let sentStep = column.step else { return column }
         let original = sentStep.query
+        // The common case, without arc arrays: no rewrites, a plain GetNext from the last name, and
+        // answers that are in the view and ascending are taken as they are. The first one that is
+        // not goes to the general walk below, from a step computed once.
+        if self.policy.rewrites.isEmpty, let view = self.policy.readView, sentStep.segment == .identity,
+            !sentStep.cursor.inclusive, var last = OID(arcs: original)
+        {
+            var taken = 0
+            for varbind in answers where !column.isComplete {
+                guard !varbind.value.isException, last < varbind.oid, view.contains(varbind.oid) else { break }
+                column.results.append(varbind)
+                last = varbind.oid
+                taken += 1
+            }
+            if taken > 0 {
+                column.step = self.policy.step(from: RoutePolicy.Cursor(point: Array(last.arcs), inclusive: false))
+                if column.step == nil { column.ended = true }
+                if column.isComplete { return column }
+            }
+        }
         // Each pass moves the cursor or the query strictly forward; the bound is a safety net.
         var passes = 0
         while !column.isComplete, let step = column.step {

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Measures snmpwarden beside its peers in one run, on loopback, and prints the table of issue 6:
+#
+#   - Net-SNMP snmpd as the v2c back end, which also answers the same v3 user itself;
+#   - Net-SNMP snmpd as a v3 -> v2c proxy in front of it (`-I proxy,vacm_conf,usmConf`);
+#   - snmpwarden (release build) in front of the same back end.
+#
+# Scenarios, each for SECONDS (default 10) after 2 s of warm-up, 32 requests in flight over 4
+# sockets, authPriv SHA/AES: GET of 3 scalars, GetBulk(20) of ifTable; then one request in flight
+# (added latency) and 10,000 requests pending on a dead back end (memory).
+#
+#   scripts/bench-peers.sh [SECONDS]
+#   THREADS=2 scripts/bench-peers.sh 10     # snmpwarden with 2 event loops (default here: 1)
+#
+# Needs: the Swift toolchain, `apt-get install snmp snmpd` (snmpd in /usr/sbin), python3.
+# Everything it starts is stopped by pid when it ends; its files live in a temporary directory.
+set -euo pipefail
+
+DURATION=${1:-10}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/snmpwarden-bench-XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+SNMPD=${SNMPD:-/usr/sbin/snmpd}
+export SNMP_PERSISTENT_DIR="$WORK/tools" HOME="$WORK" MIBS=""
+mkdir -p "$WORK/tools" "$WORK/back" "$WORK/front"
+
+echo "building (release)..." >&2
+(cd "$ROOT" && swift build -c release --product snmpwarden >&2)
+(cd "$ROOT/Benchmarks" && swift build -c release --product LoadGenerator >&2)
+WARDEN="$ROOT/.build/release/snmpwarden"
+LOAD="$ROOT/Benchmarks/.build/release/LoadGenerator"
+
+free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+BACK=$(free_port); FRONT=$(free_port); GATE=$(free_port); DEAD=$(free_port); DEADGATE=$(free_port)
+
+cat > "$WORK/back.conf" <<EOF
+[snmp] persistentDir $WORK/back
+rocommunity backpub 127.0.0.1
+createUser benchuser SHA "authpass123" AES "privpass123"
+rouser -s usm benchuser priv
+EOF
+cat > "$WORK/front.conf" <<EOF
+[snmp] persistentDir $WORK/front
+engineID nsproxyfront
+createUser benchuser SHA "authpass123" AES "privpass123"
+view all included .1
+group g usm benchuser
+access g "" usm priv exact all none none
+proxy -v 2c -c backpub -t 1 -r 2 udp:127.0.0.1:$BACK .1.3
+EOF
+cat > "$WORK/warden.yaml" <<EOF
+engine: { state-dir: $WORK/warden-state }
+listen: [ "udp:127.0.0.1:$GATE" ]
+users:
+  - { name: benchuser, auth: SHA, auth-key: authpass123, priv: AES, priv-key: privpass123 }
+backends:
+  - { name: back, address: "udp:127.0.0.1:$BACK", version: 2c, community: backpub, timeout: 1s, retries: 2 }
+views:
+  - { name: all, include: [ 1.3 ] }
+routes:
+  - { name: all, users: [ benchuser ], backend: back, read-view: all }
+limits: { max-repetitions: 100, max-pending: 20000 }
+EOF
+cat > "$WORK/dead.yaml" <<EOF
+engine: { state-dir: $WORK/dead-state }
+listen: [ "udp:127.0.0.1:$DEADGATE" ]
+users:
+  - { name: benchuser, auth: SHA, auth-key: authpass123, priv: AES, priv-key: privpass123 }
+backends:
+  - { name: dead, address: "udp:127.0.0.1:$DEAD", version: 2c, community: x, timeout: 4s, retries: 0 }
+views:
+  - { name: all, include: [ 1.3 ] }
+routes:
+  - { name: dead, users: [ benchuser ], backend: dead, read-view: all, on-timeout: drop }
+limits: { max-pending: 20000 }
+EOF
+
+"$SNMPD" -f -C -c "$WORK/back.conf" -Lf "$WORK/back.log" "udp:127.0.0.1:$BACK" & PIDS+=($!); BACKPID=$!
+"$SNMPD" -f -C -c "$WORK/front.conf" -I proxy,vacm_conf,usmConf -Lf "$WORK/front.log" "udp:127.0.0.1:$FRONT" & PIDS+=($!); FRONTPID=$!
+"$WARDEN" run --config "$WORK/warden.yaml" --threads "${THREADS:-1}" 2> "$WORK/warden.log" & PIDS+=($!); GATEPID=$!
+"$WARDEN" run --config "$WORK/dead.yaml" --threads 1 2> "$WORK/dead.log" & PIDS+=($!); DEADPID=$!
+
+V3=(--version 3 --user benchuser --auth SHA --auth-pass authpass123 --priv AES --priv-pass privpass123)
+wait_for() { # port, version args...
+    for _ in $(seq 1 100); do
+        if snmpget -v2c -c backpub -r 0 -t 1 "udp:127.0.0.1:$BACK" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    echo "snmpd did not start" >&2; exit 1
+}
+wait_for
+for _ in $(seq 1 100); do grep -q listening "$WORK/warden.log" && grep -q listening "$WORK/dead.log" && break; sleep 0.1; done
+sleep 0.5
+
+in_pkts() { snmpget -v2c -c backpub -Oqv -r 1 -t 2 "udp:127.0.0.1:$BACK" 1.3.6.1.2.1.11.1.0; }
+GET=(--op get --oid 1.3.6.1.2.1.1.1.0 --oid 1.3.6.1.2.1.1.3.0 --oid 1.3.6.1.2.1.1.5.0)
+BULK=(--op getbulk --repetitions 20 --oid 1.3.6.1.2.1.2.2.1)
+COMMON=(--in-flight 32 --sockets 4 --duration "$DURATION" --warmup 2)
+
+run() { # label, target, extra...: one load run, with the back end's snmpInPkts before and after
+    local label=$1 target=$2; shift 2
+    local before after
+    before=$(in_pkts)
+    "$LOAD" --label "$label" --target "$target" "$@" > "$WORK/run.json"
+    after=$(in_pkts)
+    python3 -c '
+import json, sys
+line = json.load(open(sys.argv[1]))
+line["backend_packets"] = int(sys.argv[3]) - int(sys.argv[2]) - 1
+print(json.dumps(line))' "$WORK/run.json" "$before" "$after"
+}
+
+{
+    run "v2c direct: GET 3"        "udp:127.0.0.1:$BACK"  --version 2c --community backpub "${GET[@]}" "${COMMON[@]}" --pid $BACKPID
+    run "v3 direct: GET 3"         "udp:127.0.0.1:$BACK"  "${V3[@]}" "${GET[@]}" "${COMMON[@]}" --pid $BACKPID
+    run "Net-SNMP proxy: GET 3"    "udp:127.0.0.1:$FRONT" "${V3[@]}" "${GET[@]}" "${COMMON[@]}" --pid $FRONTPID --pid $BACKPID
+    run "snmpwarden: GET 3"        "udp:127.0.0.1:$GATE"  "${V3[@]}" "${GET[@]}" "${COMMON[@]}" --pid $GATEPID --pid $BACKPID
+    run "v2c direct: GetBulk 20"   "udp:127.0.0.1:$BACK"  --version 2c --community backpub "${BULK[@]}" "${COMMON[@]}" --pid $BACKPID
+    run "v3 direct: GetBulk 20"    "udp:127.0.0.1:$BACK"  "${V3[@]}" "${BULK[@]}" "${COMMON[@]}" --pid $BACKPID
+    run "Net-SNMP proxy: GetBulk 20" "udp:127.0.0.1:$FRONT" "${V3[@]}" "${BULK[@]}" "${COMMON[@]}" --pid $FRONTPID --pid $BACKPID
+    run "snmpwarden: GetBulk 20"   "udp:127.0.0.1:$GATE"  "${V3[@]}" "${BULK[@]}" "${COMMON[@]}" --pid $GATEPID --pid $BACKPID
+    run "v2c direct: GET 3, 1 in flight"   "udp:127.0.0.1:$BACK" --version 2c --community backpub "${GET[@]}" --in-flight 1 --sockets 1 --duration "$DURATION" --warmup 1
+    run "snmpwarden: GET 3, 1 in flight"   "udp:127.0.0.1:$GATE" "${V3[@]}" "${GET[@]}" --in-flight 1 --sockets 1 --duration "$DURATION" --warmup 1
+} > "$WORK/results.jsonl"
+
+# 10,000 requests pending on a dead back end: the gateway's RSS before, at the peak, after timeouts.
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+RSS_BEFORE=$(rss $DEADPID)
+"$LOAD" --label dead --target "udp:127.0.0.1:$DEADGATE" "${V3[@]}" "${GET[@]}" --in-flight 10000 --sockets 8 \
+    --duration 3 --warmup 1 --timeout-ms 60000 > "$WORK/dead.jsonl" &
+LOADPID=$!
+RSS_PEAK=0
+for _ in $(seq 1 40); do r=$(rss $DEADPID); [ "$r" -gt "$RSS_PEAK" ] && RSS_PEAK=$r; sleep 0.1; done
+wait $LOADPID || true
+sleep 5
+RSS_AFTER=$(rss $DEADPID)
+
+python3 - "$WORK/results.jsonl" "$GATEPID" "$FRONTPID" "$RSS_BEFORE" "$RSS_PEAK" "$RSS_AFTER" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+gate, front = sys.argv[2], sys.argv[3]
+by = {r["label"]: r for r in rows}
+def rate(label): return by[label]["req_per_s"]
+def cpu(label, pid):
+    c = by[label]["cpu"].get(pid)
+    return c["us_per_request"] if c else None
+print("| target | GET 3 req/s | × v3 direct | GetBulk(20) req/s | × v3 direct | front-end CPU µs/req (GET) | back-end packets per GetBulk | errors |")
+print("|---|---|---|---|---|---|---|---|")
+for name, pid in [("v2c direct", None), ("v3 direct", None), ("Net-SNMP proxy", front), ("snmpwarden", gate)]:
+    g, b = by[f"{name}: GET 3"], by[f"{name}: GetBulk 20"]
+    fe = cpu(f"{name}: GET 3", pid) if pid else list(g["cpu"].values())[0]["us_per_request"] if g["cpu"] else None
+    packets = b["backend_packets"] / b["answered_with_warmup"] if pid and b["answered_with_warmup"] else None
+    errors = sum(g["errors"].values()) + sum(b["errors"].values())
+    print(f"| {name} | {g['req_per_s']} | {g['req_per_s']/rate('v3 direct: GET 3'):.2f} | {b['req_per_s']} | {b['req_per_s']/rate('v3 direct: GetBulk 20'):.2f} | "
+          f"{fe if fe is not None else '—'} | {f'{packets:.2f}' if packets is not None else '—'} | {errors} |")
+direct, warden = by["v2c direct: GET 3, 1 in flight"], by["snmpwarden: GET 3, 1 in flight"]
+print()
+print(f"Added latency at one request in flight, p50: {warden['latency_us']['p50'] - direct['latency_us']['p50']} µs "
+      f"(snmpwarden v3 {warden['latency_us']['p50']} µs, snmpd v2c direct {direct['latency_us']['p50']} µs)")
+print(f"10,000 requests pending on a dead back end: RSS {int(sys.argv[4])//1024} MiB before, {int(sys.argv[5])//1024} MiB at the peak, {int(sys.argv[6])//1024} MiB after they timed out")
+print()
+print("Raw results (one JSON line per run):")
+for r in rows: print(json.dumps(r))
+EOF
