@@ -93,6 +93,11 @@ public struct PendingTable<Context> {
         self.entries.removeValue(forKey: requestID)
     }
 
+    /// Drops the table's storage when nothing is pending (a dictionary keeps its largest size).
+    public mutating func releaseStorageIfEmpty() {
+        if self.entries.isEmpty { self.entries = [:] }
+    }
+
     public func entry(_ requestID: Int32) -> Entry? {
         self.entries[requestID]
     }

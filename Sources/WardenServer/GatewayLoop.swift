@@ -14,6 +14,10 @@ import WardenForwarder
 import WardenPolicy
 import WardenSimulator
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Who asked, and where the answer goes.
 struct ManagerEndpoint {
     var listener: Int
@@ -96,6 +100,8 @@ final class GatewayLoop {
     /// snmpEngineTime counts from here.
     let startUptime: UInt64
     var counters = GatewayCounters()
+    /// Our engine ID as the scoped PDUs carry it (shared, so pending requests need no copy of it).
+    let engineIDBuffer: ByteBuffer
 
     struct Listener {
         var channel: Channel
@@ -142,6 +148,7 @@ final class GatewayLoop {
         self.plan = plan
         self.simulated = simulated
         self.usm = usm
+        self.engineIDBuffer = ByteBuffer(bytes: usm.identity.engineID)
         self.logger = logger
         self.startUptime = startUptime
         self.pendingCapacity = max(1, plan.limits.maxPending / max(1, loopCount))
@@ -213,10 +220,13 @@ final class GatewayLoop {
                 self.counters.unexpectedPDUs &+= 1
                 return
             }
-            let user = String(buffer: request.state.userName)
-            let context = String(buffer: request.state.contextName)
-            let source = Self.addressBytes(endpoint.remote)
-            guard let route = self.plan.routeTable.match(user: user, context: context, source: source) else {
+            let remote = endpoint.remote
+            let matched = self.plan.routeTable.match(user: request.state.userName, context: request.state.contextName) {
+                Self.addressBytes(remote)
+            }
+            guard let route = matched else {
+                let user = String(buffer: request.state.userName)
+                let context = String(buffer: request.state.contextName)
                 self.counters.noRoute &+= 1
                 self.refusalLog.warn(
                     self.logger,
@@ -286,6 +296,7 @@ final class GatewayLoop {
     /// Applies the route's limits and policy and hands the request to its back end.
     private func serve(_ request: PDU, route routeIndex: Int, security: ManagerSecurity, from endpoint: ManagerEndpoint)
     {
+        var security = security
         let route = self.plan.routes[routeIndex]
         var pdu = request
         if pdu.varbinds.count > self.plan.limits.maxVarbinds {
@@ -312,7 +323,21 @@ final class GatewayLoop {
             self.counters.unexpectedPDUs &+= 1
             return
         }
-        if self.agents[route.backend] == nil { self.counters.simulatedRequests &+= 1 }
+        if self.agents[route.backend] == nil {
+            self.counters.simulatedRequests &+= 1
+        } else {
+            // The request will wait for the agent: copy it out of the receive (or decryption)
+            // buffer it was decoded from, so that buffer is free for the next datagram instead of
+            // being pinned (and copied) for as long as the request is pending.
+            pdu = Self.compacted(pdu)
+            if case .usm(var state) = security {
+                state.contextEngineID =
+                    state.contextEngineID == self.engineIDBuffer
+                    ? self.engineIDBuffer : Self.copy(state.contextEngineID)
+                state.contextName = state.contextName.readableBytes == 0 ? ByteBuffer() : Self.copy(state.contextName)
+                security = .usm(state)
+            }
+        }
         var filtered = FilteredExchange(
             request: pdu,
             policy: route.policy,
@@ -431,6 +456,7 @@ final class GatewayLoop {
             return
         }
         self.pendingCount += 1
+        self.pendingPeak = max(self.pendingPeak, self.pendingCount)
         self.counters.backendRequests &+= 1
         if let channel = link.channel {
             channel.write(AddressedEnvelope(remoteAddress: link.address, data: datagram), promise: nil)
@@ -704,10 +730,46 @@ final class GatewayLoop {
     }
 
     private func checkDrained() {
-        if self.pendingCount == 0, let promise = self.draining {
+        guard self.pendingCount == 0 else { return }
+        if self.pendingPeak >= 1000 {
+            // A burst is over (10,000 requests on a dead back end, say): give the memory back, so
+            // that the process returns to its resting size instead of keeping its peak.
+            self.pendingPeak = 0
+            for index in self.pendingTables.indices { self.pendingTables[index]?.releaseStorageIfEmpty() }
+            Self.mallocTrim?(0)
+        }
+        if let promise = self.draining {
             self.draining = nil
             promise.succeed()
         }
+    }
+
+    /// glibc's malloc_trim (not in the Glibc module's headers): returns free heap pages to the system.
+    nonisolated(unsafe) static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+
+    /// The most requests pending at once since the table last emptied.
+    private var pendingPeak = 0
+
+    static func copy(_ bytes: ByteBuffer) -> ByteBuffer {
+        var copy = ByteBuffer()
+        copy.writeImmutableBuffer(bytes)
+        return copy
+    }
+
+    /// The PDU re-encoded into a buffer of its own and decoded from there: its OIDs and values no
+    /// longer refer to the datagram it came from. One small buffer for all varbinds.
+    static func compacted(_ pdu: PDU) -> PDU {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(64 + pdu.varbinds.count * 32)
+        buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: ByteBuffer(), pdu: .pdu(pdu)))
+        guard case .community(let message)? = try? SNMPMessage(decoding: buffer), case .pdu(let copy) = message.pdu
+        else {
+            return pdu
+        }
+        return copy
     }
 
     /// `192.0.2.1:1234` or `[2001:db8::1]:1234`, for logs.

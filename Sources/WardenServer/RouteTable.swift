@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+import NIOCore
 import WardenConfig
 
 /// The configured routes in order, and the first-match decision for one request (DESIGN.md §5).
@@ -13,9 +14,20 @@ import WardenConfig
 /// v1/v2c request by community and source address. The first route that matches wins.
 public struct RouteTable: Sendable {
     public let routes: [Route]
+    /// Per route, its users' names and its context name (nil: any) as octets, compared with what
+    /// the message carries without making strings (and byte for byte, as USM compares user names).
+    private let userNames: [[ByteBuffer]]
+    private let contextNames: [ByteBuffer?]
 
     public init(routes: [Route]) {
         self.routes = routes
+        self.userNames = routes.map { $0.users.map { ByteBuffer(string: $0) } }
+        self.contextNames = routes.map { route in
+            switch route.context {
+            case .any: return nil
+            case .exactly(let name): return ByteBuffer(string: name)
+            }
+        }
     }
 
     /// Whether any route accepts community-based (v1/v2c) requests: the v1/v2c front end is off otherwise.
@@ -28,9 +40,23 @@ public struct RouteTable: Sendable {
     /// - Parameters:
     ///   - source: the manager's IP address, 4 or 16 octets (an IPv4-mapped IPv6 address given as 4).
     public func match(user: String, context: String, source: [UInt8]) -> Int? {
-        self.routes.firstIndex { route in
-            route.users.contains(user) && Self.matches(route.context, context) && Self.matches(route.sources, source)
+        self.match(user: ByteBuffer(string: user), context: ByteBuffer(string: context)) { source }
+    }
+
+    /// The same, on the octets the message carried; `source` is computed only if a route needs it.
+    public func match(user: ByteBuffer, context: ByteBuffer, source: () -> [UInt8]) -> Int? {
+        var address: [UInt8]? = nil
+        for index in self.routes.indices {
+            guard self.userNames[index].contains(user) else { continue }
+            if let name = self.contextNames[index], name != context { continue }
+            let prefixes = self.routes[index].sources
+            if !prefixes.isEmpty {
+                if address == nil { address = source() }
+                guard Self.matches(prefixes, address!) else { continue }
+            }
+            return index
         }
+        return nil
     }
 
     /// The index of the first route for a v1/v2c request with `community`, or nil.
