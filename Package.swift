@@ -73,6 +73,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             // The data path lives in classes owned by one event loop each: no access can overlap, and
             // the dynamic exclusivity checks cost 4% of the gateway's CPU in the profile.

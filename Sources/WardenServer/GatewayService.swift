@@ -10,6 +10,7 @@ import NIOCore
 import NIOPosix
 import SNMPSecurity
 import ServiceLifecycle
+import UnixSignals
 import WardenConfig
 
 #if canImport(Glibc)
@@ -48,7 +49,18 @@ public struct GatewayService: Service {
         }
         // "listening" is the readiness line that supervisors and tests wait for: say it only once a
         // SIGTERM would stop us gracefully rather than kill us.
+        // SIGHUP would end the process by default; reloading is not built yet, so say so instead.
+        let logger = self.logger
+        let hangups = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                logger.warning(
+                    "SIGHUP: configuration reload is not supported yet; restart the gateway to apply changes"
+                )
+            }
+        }
+        defer { hangups.cancel() }
         await Self.waitForSignalHandler(SIGTERM)
+        await Self.waitForSignalHandler(SIGHUP)
         self.logger.info(
             "listening",
             metadata: [

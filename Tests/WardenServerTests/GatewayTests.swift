@@ -213,6 +213,18 @@ struct GatewayTests {
         #expect(readOnly.contains("notWritable"), "\(readOnly)")
     }
 
+    @Test("SIGHUP does not stop the gateway (reload is not built yet: it says so)")
+    func hangup() throws {
+        let lab = try GatewayLab(name: "hup")
+        try lab.startGateway()
+        let gateway = try #require(lab.gateway)
+        kill(gateway.pid, SIGHUP)
+        #expect(gateway.waitForLine(containing: "SIGHUP") != nil, "\(gateway.output)")
+        #expect(gateway.isRunning)
+        #expect(try lab.throughGateway(["1.3.6.1.2.1.1.5.0"]).contains("legacy-switch"))
+        #expect(try lab.stopGateway().status == 0)
+    }
+
     @Test("no route: authorizationError, nothing forwarded; USM failures get their Reports")
     func refusals() throws {
         let lab = try GatewayLab(name: "refuse")
