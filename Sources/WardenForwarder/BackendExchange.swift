@@ -49,7 +49,10 @@ public struct BackendExchange: Sendable {
 
     /// The PDU to send to the back end for what is still outstanding.
     public func nextRequest(requestID: Int32) -> PDU {
-        let varbinds = self.outstanding.map { self.request.varbinds[$0] }
+        // Nothing removed yet (always, towards v2c): the request's own array, not a copy.
+        let varbinds =
+            self.outstanding.count == self.request.varbinds.count
+            ? self.request.varbinds : self.outstanding.map { self.request.varbinds[$0] }
         if self.backendVersion == .v1 && self.request.type == .getBulk {
             // RFC 3584 §4.3.1 (1): GetBulk becomes GetNext with non-repeaters and max-repetitions 0.
             return PDU(type: .getNext, requestID: requestID, varbinds: varbinds.map { VarBind(oid: $0.oid) })
@@ -128,6 +131,12 @@ public struct BackendExchange: Sendable {
         }
         if response.errorStatus != .noError {
             return self.errorResponse(status: response.errorStatus, backendIndex: Int(response.errorIndex))
+        }
+        if self.outstanding.count == self.request.varbinds.count && response.varbinds.count == self.outstanding.count {
+            // Everything asked in one go and answered in order: the answer as it is.
+            var pdu = response
+            pdu.requestID = self.request.requestID
+            return pdu
         }
         var answers = self.answers
         for (position, managerIndex) in self.outstanding.enumerated() where position < response.varbinds.count {

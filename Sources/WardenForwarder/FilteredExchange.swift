@@ -57,6 +57,8 @@ public struct FilteredExchange: Sendable {
     public private(set) var refusals: [(Refusal, OID)] = []
 
     // Get and Set.
+    /// A Get asked as it is (no rewrites, all readable): the answer goes back as it is.
+    private var passThrough = false
     private var answers: [VarBind?] = []
     private var asked: [Int] = []
     // GetNext and GetBulk.
@@ -111,6 +113,15 @@ public struct FilteredExchange: Sendable {
     }
 
     private mutating func startGet() -> Outcome {
+        // The common case: no rewrites and everything readable: ask for the request as it is and
+        // pass the answer through (no per-varbind bookkeeping).
+        if self.policy.rewrites.isEmpty, let view = self.policy.readView,
+            self.request.varbinds.allSatisfy({ view.contains($0.oid) })
+        {
+            self.passThrough = true
+            self.rounds += 1
+            return .send(PDU(type: .get, requestID: 0, varbinds: self.request.varbinds))
+        }
         self.answers = Array(repeating: nil, count: self.request.varbinds.count)
         var varbinds: [VarBind] = []
         for (index, varbind) in self.request.varbinds.enumerated() {
@@ -158,6 +169,25 @@ public struct FilteredExchange: Sendable {
     public mutating func receive(_ response: PDU) -> Outcome {
         switch self.request.type {
         case .get:
+            if self.passThrough {
+                guard response.errorStatus == .noError else {
+                    return .respond(self.error(response, map: { $0 < self.request.varbinds.count ? $0 : nil }))
+                }
+                guard response.varbinds.count == self.request.varbinds.count else {
+                    // Not an answer to this Get (the exchange checks counts first; this is a safety net).
+                    return .respond(
+                        PDU(
+                            type: .response,
+                            requestID: self.request.requestID,
+                            errorStatus: .genErr,
+                            varbinds: self.request.varbinds
+                        )
+                    )
+                }
+                var pdu = response
+                pdu.requestID = self.request.requestID
+                return .respond(pdu)
+            }
             if response.errorStatus != .noError {
                 return .respond(self.error(response, map: { self.asked[safe: $0] }))
             }
