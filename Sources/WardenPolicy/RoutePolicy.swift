@@ -15,9 +15,10 @@ import SNMPWire
 /// with nothing in it; a back-end OID under M (and under no B) is hidden, because M belongs to the
 /// rewrite. Everything else maps to itself.
 ///
-/// A value with no I/O. The walk over the manager's space is a sequence of ``Segment``s in
+/// Immutable, with no I/O; a class, so that every request's state shares one instead of copying
+/// its views and rewrites. The walk over the manager's space is a sequence of ``Segment``s in
 /// manager order: the identity segment, interrupted by one segment per rewrite.
-public struct RoutePolicy: Sendable {
+public final class RoutePolicy: Sendable {
     public struct Rewrite: Hashable, Sendable {
         public var backend: [UInt32]
         public var manager: [UInt32]

@@ -14,7 +14,9 @@ import SNMPWire
 /// Compiled once: the fixed subtrees into a trie of arcs, descended once per decision (a binary
 /// search among the siblings at each arc); the `*` patterns into one hash table per shape, tried
 /// only when the descent passed the fixed arcs before a `*`.
-public struct ViewPolicy: Sendable {
+///
+/// Immutable; a class, so that routes and requests share one compiled view.
+public final class ViewPolicy: Sendable {
     public struct Rule: Hashable, Sendable {
         public var pattern: SubtreePatternArcs
         public var included: Bool
@@ -32,7 +34,7 @@ public struct ViewPolicy: Sendable {
     /// The fixed subtrees as a trie of arcs.
     private let trie: ArcTrie
 
-    public init(include: [SubtreePatternArcs], exclude: [SubtreePatternArcs]) {
+    public convenience init(include: [SubtreePatternArcs], exclude: [SubtreePatternArcs]) {
         self.init(
             rules: include.map { Rule(pattern: $0, included: true) }
                 + exclude.map { Rule(pattern: $0, included: false) }
