@@ -136,13 +136,13 @@ let package = Package(
         .testTarget(
             name: "WardenForwarderTests",
             dependencies: [
-                "WardenForwarder", "WardenPolicy", "WardenSimulator", "SNMPWire",
+                "PeerSupport", "WardenForwarder", "WardenPolicy", "WardenSimulator", "SNMPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "WardenPolicyTests",
-            dependencies: ["WardenPolicy", "SNMPWire"]
+            dependencies: ["PeerSupport", "WardenPolicy", "SNMPWire"]
         ),
         .testTarget(
             name: "WardenSimulatorTests",

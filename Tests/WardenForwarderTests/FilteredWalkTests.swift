@@ -5,25 +5,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+import PeerSupport
 import SNMPWire
 import Testing
 import WardenPolicy
 import WardenSimulator
 
 @testable import WardenForwarder
-
-/// A seeded generator (SplitMix64): a failing case replays from its seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// One random case: a back-end MIB, a view, rewrites.
 struct WalkScenario: CustomStringConvertible {
@@ -35,7 +23,7 @@ struct WalkScenario: CustomStringConvertible {
     static let root: [UInt32] = [1, 3, 6, 1]
 
     init(seed: UInt64) {
-        var random = SplitMix(state: seed)
+        var random = SeededGenerator(state: seed)
         // Objects: leaves of a small tree (arcs 0...3, 2 to 5 deep), so subtrees are shared often.
         var names = Set<[UInt32]>()
         for _ in 0..<Int.random(in: 5...80, using: &random) {
@@ -167,7 +155,7 @@ struct FilteredWalkTests {
         let policy = scenario.policy
         let expected = scenario.expected
         var agent = SimulatedAgent(objects: scenario.objects)
-        var random = SplitMix(state: seed ^ 0xA5A5)
+        var random = SeededGenerator(state: seed ^ 0xA5A5)
         for version in [SNMPVersion.v2c, .v1] {
             // GetNext walk from 1.3.
             var walked: [[UInt32]] = []

@@ -5,23 +5,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+import PeerSupport
 import SNMPWire
 import Testing
 
 @testable import WardenPolicy
-
-/// A seeded generator (SplitMix64): failures replay.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random OIDs and patterns in a small space (arcs 0...3 under 1.3.6.1), so that patterns, OIDs
 /// and boundaries collide often.

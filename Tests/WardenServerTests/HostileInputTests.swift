@@ -16,19 +16,6 @@ import Testing
 import Glibc
 #endif
 
-/// A seeded generator (SplitMix64) so that a failure can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Hostile input at the front end and from back ends")
 struct HostileInputTests {
     /// Garbage and malformed BER at the front end; a fake back end that answers from the wrong port,
