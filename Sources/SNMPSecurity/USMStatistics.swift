@@ -39,31 +39,24 @@ public struct USMStatistics: Hashable, Sendable {
         ]
     }
 
+    /// Every counter with its name in logs: one list, from which ``fields`` and ``+`` follow.
+    static let named: [(String, any WritableKeyPath<USMStatistics, UInt32> & Sendable)] = [
+        ("usm_unsupported_sec_levels", \.unsupportedSecLevels), ("usm_not_in_time_windows", \.notInTimeWindows),
+        ("usm_unknown_user_names", \.unknownUserNames), ("usm_unknown_engine_ids", \.unknownEngineIDs),
+        ("usm_wrong_digests", \.wrongDigests), ("usm_decryption_errors", \.decryptionErrors),
+        ("snmp_in_asn_parse_errs", \.inASNParseErrs), ("snmp_invalid_msgs", \.invalidMsgs),
+        ("snmp_unknown_security_models", \.unknownSecurityModels), ("snmp_silent_drops", \.silentDrops),
+    ]
+
     /// Every counter by name, for logs.
     public var fields: [(String, UInt64)] {
-        [
-            ("usm_unsupported_sec_levels", self.unsupportedSecLevels),
-            ("usm_not_in_time_windows", self.notInTimeWindows),
-            ("usm_unknown_user_names", self.unknownUserNames), ("usm_unknown_engine_ids", self.unknownEngineIDs),
-            ("usm_wrong_digests", self.wrongDigests), ("usm_decryption_errors", self.decryptionErrors),
-            ("snmp_in_asn_parse_errs", self.inASNParseErrs), ("snmp_invalid_msgs", self.invalidMsgs),
-            ("snmp_unknown_security_models", self.unknownSecurityModels), ("snmp_silent_drops", self.silentDrops),
-        ].map { ($0.0, UInt64($0.1)) }
+        Self.named.map { ($0.0, UInt64(self[keyPath: $0.1])) }
     }
 
     /// The sum of two engines' counters (one engine per event loop), wrapping as Counter32 does.
     public static func + (lhs: USMStatistics, rhs: USMStatistics) -> USMStatistics {
-        var sum = USMStatistics()
-        sum.unsupportedSecLevels = lhs.unsupportedSecLevels &+ rhs.unsupportedSecLevels
-        sum.notInTimeWindows = lhs.notInTimeWindows &+ rhs.notInTimeWindows
-        sum.unknownUserNames = lhs.unknownUserNames &+ rhs.unknownUserNames
-        sum.unknownEngineIDs = lhs.unknownEngineIDs &+ rhs.unknownEngineIDs
-        sum.wrongDigests = lhs.wrongDigests &+ rhs.wrongDigests
-        sum.decryptionErrors = lhs.decryptionErrors &+ rhs.decryptionErrors
-        sum.inASNParseErrs = lhs.inASNParseErrs &+ rhs.inASNParseErrs
-        sum.invalidMsgs = lhs.invalidMsgs &+ rhs.invalidMsgs
-        sum.unknownSecurityModels = lhs.unknownSecurityModels &+ rhs.unknownSecurityModels
-        sum.silentDrops = lhs.silentDrops &+ rhs.silentDrops
+        var sum = lhs
+        for (_, path) in Self.named { sum[keyPath: path] &+= rhs[keyPath: path] }
         return sum
     }
 

@@ -75,10 +75,6 @@ public enum Arcs {
         }
         return query
     }
-
-    public static func oid(_ arcs: [UInt32]) -> OID? {
-        OID(arcs: arcs)
-    }
 }
 
 /// A subtree pattern: fixed arcs, and `nil` for a `*` that matches any one arc.

@@ -70,23 +70,9 @@ public final class RoutePolicy: Sendable {
         return manager
     }
 
-    /// The manager OID for a back-end OID; nil when hidden.
-    public func toManager(_ backend: [UInt32]) -> [UInt32]? {
-        if let rewrite = self.rewrites.first(where: { Arcs.hasPrefix(backend, $0.backend) }) {
-            return rewrite.manager + backend[rewrite.backend.count...]
-        }
-        if self.rewrites.contains(where: { Arcs.hasPrefix(backend, $0.manager) }) { return nil }
-        return backend
-    }
-
     public func toBackend(_ manager: OID) -> OID? {
         if self.rewrites.isEmpty { return manager }
-        return self.toBackend(Array(manager.arcs)).flatMap(Arcs.oid)
-    }
-
-    public func toManager(_ backend: OID) -> OID? {
-        if self.rewrites.isEmpty { return backend }
-        return self.toManager(Array(backend.arcs)).flatMap(Arcs.oid)
+        return self.toBackend(Array(manager.arcs)).flatMap { OID(arcs: $0) }
     }
 
     /// Whether a Get of this manager OID may be answered (in the read view and not in a hole).

@@ -28,7 +28,6 @@ public final class ViewPolicy: Sendable {
     }
 
     public let rules: [Rule]
-    private let wildcardRules: [Rule]
     private let wildcardShapes: [WildcardShape]
     private let includeRules: [Rule]
     /// The fixed subtrees as a trie of arcs.
@@ -43,7 +42,6 @@ public final class ViewPolicy: Sendable {
 
     public init(rules: [Rule]) {
         self.rules = rules
-        self.wildcardRules = rules.filter { $0.pattern.hasWildcard }
         self.wildcardShapes = Self.shapes(of: rules)
         // An include that is also excluded never wins (a tie goes to exclude): it cannot start a region.
         let excluded = Set(rules.filter { !$0.included }.map(\.pattern))
@@ -141,7 +139,9 @@ public final class ViewPolicy: Sendable {
         }
     }
 
-    /// The arcs of an OID's content octets (the first sub-identifier split into two arcs).
+    /// The arcs of an OID's content octets (the first sub-identifier split into two arcs), from the
+    /// raw octets already in hand. `OID.arcs` gives the same, but through `ByteBuffer` per octet:
+    /// measured, it made the 1,000-subtree decision 40 ns slower.
     private static func decodeArcs(
         _ bytes: UnsafeRawBufferPointer,
         into arcs: UnsafeMutableBufferPointer<UInt32>

@@ -62,51 +62,31 @@ public struct GatewayCounters: Hashable, Sendable {
 
     public init() {}
 
-    /// Every counter by name, for logs.
+    /// Every plain counter with its name in logs: one list, from which ``fields`` and ``+`` follow.
+    static let named: [(String, any WritableKeyPath<GatewayCounters, UInt64> & Sendable)] = [
+        ("in_packets", \.inPackets), ("in_parse_errors", \.inParseErrors), ("unexpected_pdus", \.unexpectedPDUs),
+        ("bad_community_names", \.badCommunityNames), ("bad_community_uses", \.badCommunityUses),
+        ("community_front_end_off", \.communityFrontEndOff), ("no_route", \.noRoute),
+        ("refused_reads", \.refusedReads), ("refused_sets", \.refusedSets), ("too_many_varbinds", \.tooManyVarbinds),
+        ("clamped_repetitions", \.clampedRepetitions), ("pending_overflows", \.pendingOverflows),
+        ("backend_requests", \.backendRequests), ("backend_retransmissions", \.backendRetransmissions),
+        ("backend_timeouts", \.backendTimeouts), ("backend_responses", \.backendResponses),
+        ("backend_wrong_source", \.backendWrongSource), ("backend_malformed", \.backendMalformed),
+        ("backend_wrong_community", \.backendWrongCommunity), ("backend_unmatched", \.backendUnmatched),
+        ("simulated_requests", \.simulatedRequests), ("out_responses", \.outResponses),
+        ("dropped_on_timeout", \.droppedOnTimeout), ("send_failures", \.sendFailures),
+    ]
+
+    /// Every counter by name, for logs; refusals as `refused/ROUTE/REASON`.
     public var fields: [(String, UInt64)] {
-        [
-            ("in_packets", self.inPackets), ("in_parse_errors", self.inParseErrors),
-            ("unexpected_pdus", self.unexpectedPDUs), ("bad_community_names", self.badCommunityNames),
-            ("bad_community_uses", self.badCommunityUses), ("community_front_end_off", self.communityFrontEndOff),
-            ("no_route", self.noRoute), ("refused_reads", self.refusedReads), ("refused_sets", self.refusedSets),
-            ("too_many_varbinds", self.tooManyVarbinds), ("clamped_repetitions", self.clampedRepetitions),
-            ("pending_overflows", self.pendingOverflows), ("backend_requests", self.backendRequests),
-            ("backend_retransmissions", self.backendRetransmissions), ("backend_timeouts", self.backendTimeouts),
-            ("backend_responses", self.backendResponses), ("backend_wrong_source", self.backendWrongSource),
-            ("backend_malformed", self.backendMalformed), ("backend_wrong_community", self.backendWrongCommunity),
-            ("backend_unmatched", self.backendUnmatched), ("simulated_requests", self.simulatedRequests),
-            ("out_responses", self.outResponses), ("dropped_on_timeout", self.droppedOnTimeout),
-            ("send_failures", self.sendFailures),
-        ] + self.refusals.sorted { $0.key < $1.key }.map { ("refused/\($0.key)", $0.value) }
+        Self.named.map { ($0.0, self[keyPath: $0.1]) }
+            + self.refusals.sorted { $0.key < $1.key }.map { ("refused/\($0.key)", $0.value) }
     }
 
     /// The sum of two loops' counters.
     public static func + (lhs: GatewayCounters, rhs: GatewayCounters) -> GatewayCounters {
-        var sum = GatewayCounters()
-        sum.inPackets = lhs.inPackets + rhs.inPackets
-        sum.inParseErrors = lhs.inParseErrors + rhs.inParseErrors
-        sum.unexpectedPDUs = lhs.unexpectedPDUs + rhs.unexpectedPDUs
-        sum.badCommunityNames = lhs.badCommunityNames + rhs.badCommunityNames
-        sum.badCommunityUses = lhs.badCommunityUses + rhs.badCommunityUses
-        sum.communityFrontEndOff = lhs.communityFrontEndOff + rhs.communityFrontEndOff
-        sum.noRoute = lhs.noRoute + rhs.noRoute
-        sum.refusedReads = lhs.refusedReads + rhs.refusedReads
-        sum.refusedSets = lhs.refusedSets + rhs.refusedSets
-        sum.tooManyVarbinds = lhs.tooManyVarbinds + rhs.tooManyVarbinds
-        sum.clampedRepetitions = lhs.clampedRepetitions + rhs.clampedRepetitions
-        sum.pendingOverflows = lhs.pendingOverflows + rhs.pendingOverflows
-        sum.backendRequests = lhs.backendRequests + rhs.backendRequests
-        sum.backendRetransmissions = lhs.backendRetransmissions + rhs.backendRetransmissions
-        sum.backendTimeouts = lhs.backendTimeouts + rhs.backendTimeouts
-        sum.backendResponses = lhs.backendResponses + rhs.backendResponses
-        sum.backendWrongSource = lhs.backendWrongSource + rhs.backendWrongSource
-        sum.backendMalformed = lhs.backendMalformed + rhs.backendMalformed
-        sum.backendWrongCommunity = lhs.backendWrongCommunity + rhs.backendWrongCommunity
-        sum.backendUnmatched = lhs.backendUnmatched + rhs.backendUnmatched
-        sum.simulatedRequests = lhs.simulatedRequests + rhs.simulatedRequests
-        sum.outResponses = lhs.outResponses + rhs.outResponses
-        sum.droppedOnTimeout = lhs.droppedOnTimeout + rhs.droppedOnTimeout
-        sum.sendFailures = lhs.sendFailures + rhs.sendFailures
+        var sum = lhs
+        for (_, path) in Self.named { sum[keyPath: path] += rhs[keyPath: path] }
         sum.refusals = lhs.refusals.merging(rhs.refusals, uniquingKeysWith: +)
         return sum
     }

@@ -216,7 +216,8 @@ final class GatewayLoop {
         case .accept(let request):
             let pdu = request.scopedPDU.pdu
             let security = ManagerSecurity.usm(request.state)
-            guard pdu.type.isConfirmed && pdu.type != .inform && pdu.type != .report && pdu.type != .response else {
+            // A command responder serves requests; an Inform is for a notification receiver.
+            guard pdu.type.isConfirmed && pdu.type != .inform else {
                 self.counters.unexpectedPDUs &+= 1
                 return
             }
