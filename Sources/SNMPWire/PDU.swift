@@ -273,3 +273,54 @@ extension ByteBuffer {
         }
     }
 }
+
+extension PDU {
+    /// A copy whose OIDs and values live in one small buffer of their own, so that the datagram
+    /// (or decryption buffer) they were decoded from is free to be reused.
+    ///
+    /// One allocation and one copy of the octets, whatever the number of varbinds.
+    public func compacted() -> PDU {
+        var total = 0
+        for varbind in self.varbinds {
+            total += varbind.oid.encoded.readableBytes + varbind.value.storedOctets
+        }
+        var storage = ByteBufferAllocator().buffer(capacity: total)
+        var copy = self
+        for index in copy.varbinds.indices {
+            let oid = copy.varbinds[index].oid.encoded
+            let at = storage.writerIndex
+            storage.writeImmutableBuffer(oid)
+            copy.varbinds[index].oid = OID(validatedEncoding: storage.getSlice(at: at, length: oid.readableBytes)!)
+            switch copy.varbinds[index].value {
+            case .octetString(let bytes):
+                let at = storage.writerIndex
+                storage.writeImmutableBuffer(bytes)
+                copy.varbinds[index].value = .octetString(storage.getSlice(at: at, length: bytes.readableBytes)!)
+            case .opaque(let bytes):
+                let at = storage.writerIndex
+                storage.writeImmutableBuffer(bytes)
+                copy.varbinds[index].value = .opaque(storage.getSlice(at: at, length: bytes.readableBytes)!)
+            case .objectIdentifier(let value):
+                let at = storage.writerIndex
+                storage.writeImmutableBuffer(value.encoded)
+                copy.varbinds[index].value = .objectIdentifier(
+                    OID(validatedEncoding: storage.getSlice(at: at, length: value.encoded.readableBytes)!)
+                )
+            default:
+                break
+            }
+        }
+        return copy
+    }
+}
+
+extension SNMPValue {
+    /// The octets this value keeps in a buffer (strings, opaque, OIDs); 0 for the others.
+    var storedOctets: Int {
+        switch self {
+        case .octetString(let bytes), .opaque(let bytes): return bytes.readableBytes
+        case .objectIdentifier(let oid): return oid.encoded.readableBytes
+        default: return 0
+        }
+    }
+}

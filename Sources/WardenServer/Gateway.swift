@@ -162,12 +162,21 @@ public final class Gateway: Sendable {
                     listenerChannels.append(channel)
                     try await eventLoop.submit {
                         bound.value.listeners.append(
-                            GatewayLoop.Listener(channel: channel, fd: fd, isWildcard: wildcard)
+                            GatewayLoop.Listener(
+                                channel: channel,
+                                // NIO's writes cannot choose the source address a wildcard listener needs.
+                                outbox: DatagramOutbox(fd: fd, channel: wildcard ? nil : channel),
+                                isWildcard: wildcard
+                            )
                         )
                     }.get()
                 }
                 for (backendIndex, backend) in plan.backends.enumerated() {
                     guard case .agent(let address, _, _, _, _) = backend.kind else { continue }
+                    let fd = try UDPSocket.bound(
+                        to: try SocketAddress(ipAddress: address.protocol == .inet6 ? "::" : "0.0.0.0", port: 0),
+                        reusePort: false
+                    )
                     let channel = try await DatagramBootstrap(group: eventLoop)
                         .channelInitializer { channel in
                             channel.eventLoop.makeCompletedFuture {
@@ -181,11 +190,12 @@ public final class Gateway: Sendable {
                             value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * 65_536)
                         )
                         .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
-                        .bind(host: address.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
+                        .withBoundSocket(fd)
                         .get()
                     channels.append(channel)
                     try await eventLoop.submit {
                         bound.value.agents[backendIndex]?.channel = channel
+                        bound.value.agents[backendIndex]?.outbox = DatagramOutbox(fd: fd, channel: channel)
                     }.get()
                 }
             }

@@ -105,14 +105,16 @@ final class GatewayLoop {
 
     struct Listener {
         var channel: Channel
-        var fd: CInt
-        /// Replies go out through sendmsg with the packet's destination as source.
+        /// Replies go out on the listener's descriptor; on a wildcard listener, with the packet's
+        /// destination as source.
+        var outbox: DatagramOutbox
         var isWildcard: Bool
     }
     var listeners: [Listener] = []
 
     struct AgentLink {
         var channel: Channel?
+        var outbox: DatagramOutbox?
         var address: SocketAddress
         var version: SNMPVersion
         var community: ByteBuffer
@@ -158,6 +160,7 @@ final class GatewayLoop {
             }
             return AgentLink(
                 channel: nil,
+                outbox: nil,
                 address: address,
                 version: version,
                 community: community,
@@ -330,7 +333,7 @@ final class GatewayLoop {
             // The request will wait for the agent: copy it out of the receive (or decryption)
             // buffer it was decoded from, so that buffer is free for the next datagram instead of
             // being pinned (and copied) for as long as the request is pending.
-            pdu = Self.compacted(pdu)
+            pdu = pdu.compacted()
             if case .usm(var state) = security {
                 state.contextEngineID =
                     state.contextEngineID == self.engineIDBuffer
@@ -459,9 +462,8 @@ final class GatewayLoop {
         self.pendingCount += 1
         self.pendingPeak = max(self.pendingPeak, self.pendingCount)
         self.counters.backendRequests &+= 1
-        if let channel = link.channel {
-            channel.write(AddressedEnvelope(remoteAddress: link.address, data: datagram), promise: nil)
-            self.markUnflushed(channel)
+        if let outbox = link.outbox {
+            self.enqueue(datagram, to: link.address, in: outbox)
         }
         self.armTimer(backend)
     }
@@ -579,10 +581,9 @@ final class GatewayLoop {
             switch decision {
             case .retransmit(_, let datagram):
                 self.counters.backendRetransmissions &+= 1
-                link.channel?.writeAndFlush(
-                    AddressedEnvelope(remoteAddress: link.address, data: datagram),
-                    promise: nil
-                )
+                if let outbox = link.outbox {
+                    self.enqueue(datagram, to: link.address, in: outbox)
+                }
             case .timedOut(_, let request):
                 self.pendingCount -= 1
                 self.counters.backendTimeouts &+= 1
@@ -690,30 +691,34 @@ final class GatewayLoop {
         guard endpoint.listener < self.listeners.count else { return }
         let listener = self.listeners[endpoint.listener]
         self.counters.outResponses &+= 1
-        if listener.isWildcard, let local = endpoint.local {
-            if !UDPSocket.send(fd: listener.fd, datagram, to: endpoint.remote, from: local) {
-                self.counters.sendFailures &+= 1
-            }
-        } else {
-            listener.channel.write(AddressedEnvelope(remoteAddress: endpoint.remote, data: datagram), promise: nil)
-            self.markUnflushed(listener.channel)
-        }
+        self.enqueue(
+            datagram,
+            to: endpoint.remote,
+            from: listener.isWildcard ? endpoint.local : nil,
+            in: listener.outbox
+        )
     }
 
     // MARK: - Batched writes
 
-    /// Channels written to since the last flush. Writes are flushed once per read batch (and after
-    /// each timer tick), so NIO can hand several datagrams to the kernel in one sendmmsg.
-    private var unflushed: [Channel] = []
+    /// Outboxes written to since the last flush. They are sent once per read batch (and after each
+    /// timer tick), so the kernel gets several datagrams per sendmmsg.
+    private var unflushed: [DatagramOutbox] = []
 
-    private func markUnflushed(_ channel: Channel) {
-        if !self.unflushed.contains(where: { $0 === channel }) { self.unflushed.append(channel) }
+    private func enqueue(
+        _ datagram: ByteBuffer,
+        to destination: SocketAddress,
+        from source: SocketAddress? = nil,
+        in outbox: DatagramOutbox
+    ) {
+        if outbox.isEmpty { self.unflushed.append(outbox) }
+        self.counters.sendFailures &+= UInt64(outbox.enqueue(datagram, to: destination, from: source))
     }
 
-    /// Called when a channel's read batch is done, and after timers: flushes what was written.
+    /// Called when a channel's read batch is done, and after timers: sends what was queued.
     func flushWrites() {
         guard !self.unflushed.isEmpty else { return }
-        for channel in self.unflushed { channel.flush() }
+        for outbox in self.unflushed { self.counters.sendFailures &+= UInt64(outbox.flush()) }
         self.unflushed.removeAll(keepingCapacity: true)
     }
 
@@ -737,7 +742,7 @@ final class GatewayLoop {
             // that the process returns to its resting size instead of keeping its peak.
             self.pendingPeak = 0
             for index in self.pendingTables.indices { self.pendingTables[index]?.releaseStorageIfEmpty() }
-            Self.mallocTrim?(0)
+            _ = Self.mallocTrim?(0)
         }
         if let promise = self.draining {
             self.draining = nil
@@ -746,7 +751,7 @@ final class GatewayLoop {
     }
 
     /// glibc's malloc_trim (not in the Glibc module's headers): returns free heap pages to the system.
-    nonisolated(unsafe) static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+    static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
     }()
@@ -757,19 +762,6 @@ final class GatewayLoop {
     static func copy(_ bytes: ByteBuffer) -> ByteBuffer {
         var copy = ByteBuffer()
         copy.writeImmutableBuffer(bytes)
-        return copy
-    }
-
-    /// The PDU re-encoded into a buffer of its own and decoded from there: its OIDs and values no
-    /// longer refer to the datagram it came from. One small buffer for all varbinds.
-    static func compacted(_ pdu: PDU) -> PDU {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(64 + pdu.varbinds.count * 32)
-        buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: ByteBuffer(), pdu: .pdu(pdu)))
-        guard case .community(let message)? = try? SNMPMessage(decoding: buffer), case .pdu(let copy) = message.pdu
-        else {
-            return pdu
-        }
         return copy
     }
 

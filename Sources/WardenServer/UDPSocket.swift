@@ -11,14 +11,13 @@ import NIOCore
 import Glibc
 #endif
 
-/// The two socket calls NIO does not make for us: binding a listener with the options we need, and
-/// sending a reply from a chosen local address.
+/// Binding a socket with the options we need, which NIO's bootstrap does not set; NIO then takes the
+/// bound descriptor (`withBoundSocket`), and ``DatagramOutbox`` writes on it.
 ///
 /// NIO reports the address a datagram arrived on (`.receivePacketInfo`) but does not set it on
 /// writes. A listener bound to a wildcard address (`0.0.0.0`, `::`) on a multi-homed host must
 /// answer from the address the manager asked, or the manager (and any stateful firewall between)
-/// drops the answer; so replies on such listeners go out through `sendmsg` with `IP_PKTINFO` /
-/// `IPV6_PKTINFO`, on the listener's own descriptor, from its event loop.
+/// drops the answer; the outbox sends such replies with `IP_PKTINFO` / `IPV6_PKTINFO`.
 enum UDPSocket {
     struct SocketError: Error, CustomStringConvertible {
         var description: String
@@ -54,59 +53,6 @@ enum UDPSocket {
         case .v6(let v6):
             return withUnsafeBytes(of: v6.address.sin6_addr) { $0.allSatisfy { $0 == 0 } }
         default: return false
-        }
-    }
-
-    /// Sends `datagram` to `destination` from `source` (the address the request arrived on).
-    /// Returns false if the kernel refused (the caller counts it as a silent drop).
-    static func send(
-        fd: CInt,
-        _ datagram: ByteBuffer,
-        to destination: SocketAddress,
-        from source: SocketAddress
-    ) -> Bool {
-        datagram.withUnsafeReadableBytes { bytes in
-            destination.withSockAddr { name, nameLength in
-                var iov = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-                // Room for one IPv6PacketInfo control message, the larger of the two.
-                let controlSize = MemoryLayout<cmsghdr>.stride + MemoryLayout<IPv6PacketInfo>.stride + 8
-                return withUnsafeTemporaryAllocation(byteCount: controlSize, alignment: 8) { control in
-                    control.initializeMemory(as: UInt8.self, repeating: 0)
-                    var message = msghdr()
-                    message.msg_name = UnsafeMutableRawPointer(mutating: name)
-                    message.msg_namelen = socklen_t(nameLength)
-                    return withUnsafeMutablePointer(to: &iov) { iovPointer in
-                        message.msg_iov = iovPointer
-                        message.msg_iovlen = 1
-                        let header = control.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
-                        let dataOffset = MemoryLayout<cmsghdr>.stride
-                        switch source {
-                        case .v4(let v4):
-                            var info = in_pktinfo()
-                            info.ipi_spec_dst = v4.address.sin_addr
-                            header.pointee.cmsg_level = Int32(IPPROTO_IP)
-                            header.pointee.cmsg_type = Int32(IP_PKTINFO)
-                            header.pointee.cmsg_len = dataOffset + MemoryLayout<in_pktinfo>.size
-                            control.baseAddress!.advanced(by: dataOffset).storeBytes(of: info, as: in_pktinfo.self)
-                            message.msg_controllen = dataOffset + MemoryLayout<in_pktinfo>.stride
-                        case .v6(let v6):
-                            var info = IPv6PacketInfo()
-                            info.address = v6.address.sin6_addr
-                            header.pointee.cmsg_level = Int32(IPPROTO_IPV6)
-                            header.pointee.cmsg_type = IPv6PacketInfo.option
-                            header.pointee.cmsg_len = dataOffset + MemoryLayout<IPv6PacketInfo>.size
-                            control.baseAddress!.advanced(by: dataOffset).storeBytes(of: info, as: IPv6PacketInfo.self)
-                            message.msg_controllen = dataOffset + MemoryLayout<IPv6PacketInfo>.stride
-                        default:
-                            message.msg_controllen = 0
-                        }
-                        // CMSG_SPACE: the data rounded up to the header's alignment.
-                        message.msg_controllen = (message.msg_controllen + 7) & ~7
-                        if message.msg_controllen > 0 { message.msg_control = control.baseAddress }
-                        return sendmsg(fd, &message, Int32(MSG_DONTWAIT)) == bytes.count
-                    }
-                }
-            }
         }
     }
 }

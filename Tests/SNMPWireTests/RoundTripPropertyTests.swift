@@ -71,4 +71,51 @@ struct RoundTripPropertyTests {
         #expect(varbind.value.compacted() == value)
         #expect(varbind.oid.compacted() == varbind.oid)
     }
+
+    @Test("a compacted PDU keeps its varbinds but none of the datagram's storage")
+    func compactedPDU() throws {
+        var generator = MessageGenerator(seed: 7)
+        let varbinds = [
+            VarBind(oid: "1.3.6.1.2.1.1.1.0", value: .octetString(generator.bytes(maximum: 64))),
+            VarBind(oid: "1.3.6.1.2.1.2.2.1.2.7", value: .opaque(ByteBuffer(bytes: [1, 2, 3]))),
+            VarBind(oid: "1.3.6.1.2.1.1.2.0", value: .objectIdentifier("1.3.6.1.4.1.8072.3.2.10")),
+            VarBind(oid: "1.3.6.1.2.1.1.3.0", value: .timeTicks(42)),
+            VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .null),
+        ]
+        let datagram = encode(
+            .community(
+                CommunityMessage(
+                    version: .v2c,
+                    community: "public",
+                    pdu: PDU(type: .getNext, requestID: 9, varbinds: varbinds)
+                )
+            )
+        )
+        guard case .community(let message) = try SNMPMessage(decoding: datagram), case .pdu(let pdu) = message.pdu
+        else {
+            Issue.record("not decoded")
+            return
+        }
+        let compacted = pdu.compacted()
+        #expect(compacted == pdu)
+        #expect(compacted.varbinds == varbinds)
+        let inDatagram: (ByteBuffer) -> Bool = { bytes in
+            datagram.withUnsafeReadableBytes { whole in
+                bytes.withUnsafeReadableBytes { part in
+                    guard let base = part.baseAddress, let start = whole.baseAddress else { return false }
+                    return base >= start && base < start + whole.count
+                }
+            }
+        }
+        // Decoding shares the datagram; the compacted copy does not.
+        #expect(pdu.varbinds.contains { inDatagram($0.oid.encoded) })
+        for varbind in compacted.varbinds {
+            #expect(!inDatagram(varbind.oid.encoded))
+            switch varbind.value {
+            case .octetString(let bytes), .opaque(let bytes): #expect(!inDatagram(bytes))
+            case .objectIdentifier(let oid): #expect(!inDatagram(oid.encoded))
+            default: break
+            }
+        }
+    }
 }
