@@ -7,7 +7,8 @@
 
 // A load generator for SNMP agents and proxies: keeps K requests in flight over S UDP sockets for
 // T seconds (after W seconds of warm-up), GET / GETNEXT / GETBULK, v2c or v3 with any auth/priv,
-// validates every response, and prints one JSON line:
+// validates every response, and prints one JSON line (`--rate R` paces the requests at R per second,
+// still with at most K in flight):
 //
 //   {"target":…,"sent":…,"ok":…,"errors":{"timeout":…,"error_status":…,"mismatch":…,"invalid":…},
 //    "req_per_s":…,"latency_us":{"p50":…,"p90":…,"p99":…,"max":…},"cpu":{"PID":{"seconds":…,"us_per_request":…}}}
@@ -51,6 +52,8 @@ struct Options {
     var timeoutMilliseconds = 2000
     var pids: [Int32] = []
     var label = ""
+    /// Requests per second over all sockets; 0: as fast as the window allows.
+    var rate = 0.0
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
@@ -89,6 +92,7 @@ struct Options {
             case "--timeout-ms": options.timeoutMilliseconds = Int(value(argument)) ?? 2000
             case "--pid": options.pids.append(Int32(value(argument)) ?? 0)
             case "--label": options.label = value(argument)
+            case "--rate": options.rate = max(0, Double(value(argument)) ?? 0)
             default: fail("unknown option \(argument)")
             }
         }
@@ -159,11 +163,17 @@ final class LoadHandler: ChannelInboundHandler {
     var nextID = Int32.random(in: 1...1_000_000)
     var buffer = ByteBuffer()
     var context: ChannelHandlerContext?
+    /// With --rate: this socket's share per second, and the requests it may send now (a token
+    /// bucket refilled every millisecond, holding at most a few milliseconds' worth).
+    let rate: Double
+    var tokens = 0.0
+    var refilledAt = NIODeadline.now().uptimeNanoseconds
 
-    init(run: Run, target: SocketAddress, window: Int) {
+    init(run: Run, target: SocketAddress, window: Int, rate: Double) {
         self.run = run
         self.target = target
         self.window = window
+        self.rate = rate
         if run.options.version == "3" {
             let options = run.options
             let user = USMUserConfiguration(
@@ -199,7 +209,23 @@ final class LoadHandler: ChannelInboundHandler {
     }
 
     func fill() {
-        while !self.run.stopped && self.pending.count < self.window { self.sendOne() }
+        guard self.rate > 0 else {
+            while !self.run.stopped && self.pending.count < self.window { self.sendOne() }
+            return
+        }
+        guard self.discovered else { return }
+        while !self.run.stopped && self.pending.count < self.window && self.tokens >= 1 {
+            self.tokens -= 1
+            self.sendOne()
+        }
+    }
+
+    /// Adds the tokens earned since the last refill, then sends what they allow.
+    func refill() {
+        let now = NIODeadline.now().uptimeNanoseconds
+        self.tokens = min(self.tokens + self.rate * Double(now - self.refilledAt) / 1e9, max(1, self.rate / 200))
+        self.refilledAt = now
+        self.fill()
     }
 
     func request(id: Int32) -> PDU {
@@ -361,8 +387,10 @@ var handlers: [NIOLoopBound<LoadHandler>] = []
 var channels: [Channel] = []
 for index in 0..<options.sockets {
     let window = options.inFlight / options.sockets + (index < options.inFlight % options.sockets ? 1 : 0)
-    let bound = try loop.submit { NIOLoopBound(LoadHandler(run: run, target: target, window: window), eventLoop: loop) }
-        .wait()
+    let rate = options.rate / Double(options.sockets)
+    let bound = try loop.submit {
+        NIOLoopBound(LoadHandler(run: run, target: target, window: window, rate: rate), eventLoop: loop)
+    }.wait()
     handlers.append(bound)
     let channel = try DatagramBootstrap(group: loop)
         .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
@@ -376,6 +404,11 @@ for index in 0..<options.sockets {
 let ticker = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
     for handler in handlers { handler.value.expire() }
 }
+let pacer: RepeatedTask? =
+    options.rate > 0
+    ? loop.scheduleRepeatedTask(initialDelay: .milliseconds(1), delay: .milliseconds(1)) { _ in
+        for handler in handlers { handler.value.refill() }
+    } : nil
 
 Thread.sleep(forTimeInterval: options.warmup)
 let cpuBefore = options.pids.map { cpuSeconds($0) }
@@ -388,7 +421,16 @@ try loop.submit {
 }.wait()
 let elapsed = Double((NIODeadline.now() - measuredFrom).nanoseconds) / 1e9
 let cpuAfter = options.pids.map { cpuSeconds($0) }
+// Requests still out when the window closed: wait for their answers (up to the timeout); those
+// that never come are lost.
+var unanswered = 0
+let drainUntil = NIODeadline.now() + .milliseconds(Int64(options.timeoutMilliseconds))
+repeat {
+    unanswered = try loop.submit { handlers.reduce(0) { $0 + $1.value.pending.count } }.wait()
+    if unanswered > 0 { Thread.sleep(forTimeInterval: 0.01) }
+} while unanswered > 0 && NIODeadline.now() < drainUntil
 ticker.cancel()
+pacer?.cancel()
 for channel in channels { try? channel.close().wait() }
 try? group.syncShutdownGracefully()
 
@@ -411,7 +453,8 @@ line +=
     "\"label\":\"\(options.label)\",\"target\":\"\(options.target)\",\"op\":\"\(options.op)\",\"version\":\"\(options.version)\","
 line +=
     "\"in_flight\":\(options.inFlight),\"sockets\":\(options.sockets),\"seconds\":\(String(format: "%.2f", elapsed)),"
-line += "\"sent\":\(run.sent),\"ok\":\(run.ok),\"answered_with_warmup\":\(run.answered),"
+line +=
+    "\"sent\":\(run.sent),\"ok\":\(run.ok),\"answered_with_warmup\":\(run.answered),\"unanswered_at_end\":\(unanswered),"
 line +=
     "\"errors\":{\"timeout\":\(run.timeouts),\"error_status\":\(run.errorStatus),\"mismatch\":\(run.mismatches),\"invalid\":\(run.invalid)},"
 line += "\"req_per_s\":\(String(format: "%.0f", Double(run.ok) / elapsed)),"
