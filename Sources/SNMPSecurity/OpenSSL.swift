@@ -34,7 +34,6 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
     // @unchecked: every stored property is set once in init and never mutated; OpenSSL's fetched
     // algorithm objects are immutable and safe to share between threads.
     let libraryContext: OpaquePointer
-    let hmac: OpaquePointer
     private let digests: [USMAuthProtocol: OpaquePointer]
     private let ciphers: [String: OpaquePointer]
     /// Why a cipher could not be fetched (DES without the legacy provider, say).
@@ -57,8 +56,6 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
         }
         let legacyLoaded = OSSL_PROVIDER_load(context, "legacy") != nil
         ERR_clear_error()
-        guard let hmac = EVP_MAC_fetch(context, "HMAC", nil) else { throw USMCryptoError("EVP_MAC_fetch(HMAC)") }
-        self.hmac = hmac
         var digests: [USMAuthProtocol: OpaquePointer] = [:]
         for auth in USMAuthProtocol.allCases {
             guard let md = EVP_MD_fetch(context, auth.digestName, nil) else {

@@ -69,6 +69,53 @@ struct CipherKnownAnswerTests {
         }
     }
 
+    /// RFC 2202 and RFC 4231 test case 2 (key "Jefe", data "what do ya want for nothing?"); the MAC is
+    /// the digest's first macLength octets. Also matches `openssl dgst -hmac Jefe`.
+    static let hmacVectors: [(USMAuthProtocol, String)] = [
+        (.md5, "750c783e6ab0b503eaa86e310a5db738"),
+        (.sha1, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+        (.sha224, "a30e01098bc6dbbf45690f3a7e9e6d0f8bbea2a39e6148008fd05e44"),
+        (.sha256, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+        (
+            .sha384,
+            "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649"
+        ),
+        (
+            .sha512,
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
+        ),
+    ]
+
+    @Test(
+        "HMAC matches the RFC 2202 / RFC 4231 vectors, again and again from the same keyed state",
+        arguments: hmacVectors
+    )
+    func hmacKnownAnswer(auth: USMAuthProtocol, expected: String) {
+        let authenticator = HMACAuthenticator(auth: auth, key: Array("Jefe".utf8))
+        let data = Array("what do ya want for nothing?".utf8)
+        for _ in 0..<3 {
+            var mac = [UInt8](repeating: 0, count: auth.macLength)
+            data.withUnsafeBytes { message in
+                mac.withUnsafeMutableBytes { authenticator.mac(message, zeroing: 0..<0, into: $0) }
+            }
+            #expect(hexString(mac) == String(expected.prefix(2 * auth.macLength)))
+        }
+        // The zeroed range is hashed as zeros whatever it holds.
+        let dirty = data + [UInt8](repeating: 0xff, count: 12)
+        let clean = data + [UInt8](repeating: 0, count: 12)
+        var macs: [[UInt8]] = []
+        for bytes in [dirty, clean] {
+            var mac = [UInt8](repeating: 0, count: auth.macLength)
+            bytes.withUnsafeBytes { message in
+                mac.withUnsafeMutableBytes {
+                    authenticator.mac(message, zeroing: data.count..<(data.count + 12), into: $0)
+                }
+            }
+            macs.append(mac)
+        }
+        #expect(macs[0] == macs[1])
+    }
+
     /// The authPriv request snmpget sent to snmpd while the fixtures were captured (SHA-256, AES-128).
     @Test("Net-SNMP's own authPriv request: our MAC check and decryption agree with snmpd")
     func netSNMPCapturedRequest() throws {

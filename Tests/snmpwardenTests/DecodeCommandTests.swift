@@ -110,7 +110,7 @@ struct DecodeCommandTests {
 
     @Test("a datagram that is not SNMP fails with the offset, not with usage text")
     func failureNamesTheOffset() throws {
-        var command = try Decode.parse([
+        let command = try Decode.parse([
             "302902010104067075626c6963a91c02041f5c6ac8020100020100300e300c06082b060102010101000500"
         ])
         #expect(throws: DecodeFailure.self) { try command.run() }
