@@ -305,10 +305,11 @@ extension ByteBuffer {
     /// Writes a ScopedPDU element (what USM encrypts).
     @discardableResult
     public mutating func writeScopedPDU(_ scoped: ScopedPDU) -> Int {
-        self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
-            buffer.writeBEROctetString(scoped.contextEngineID)
-            buffer.writeBEROctetString(scoped.contextName)
-            buffer.writePDU(scoped.pdu)
+        let size = scoped.encodedSize
+        return self.writeWithUnsafeMutableBytes(minimumWritableBytes: size.element) { raw in
+            var writer = RawBERWriter(raw)
+            writer.scopedPDU(scoped, size)
+            return writer.count
         }
     }
 
@@ -327,43 +328,132 @@ extension ByteBuffer {
 
     /// Writes an SNMPv3 message and returns the bytes written and where its USM parts are, as offsets
     /// from the message's first byte (add the writer index from before the call for buffer indices).
+    ///
+    /// Every length is computed first and the message written in one pass, so nothing moves and the
+    /// parts' offsets are known as they are written.
     @discardableResult
     public mutating func writeSNMPv3Message(_ message: SNMPv3Message) -> (bytesWritten: Int, layout: SNMPv3WireLayout) {
-        let start = self.writerIndex
-        let written = self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
-            buffer.writeBERInteger(Int64(SNMPVersion.v3.rawValue))
-            buffer.writeBERConstructed(tag: BERTag.sequence, strategy: .short) { global in
-                global.writeBERInteger(Int64(message.messageID))
-                global.writeBERInteger(Int64(message.maxSize))
-                global.writeBERHeader(tag: BERTag.octetString, length: 1)
-                global.writeInteger(message.flags.rawValue)
-                global.writeBERInteger(Int64(message.securityModel))
-            }
+        let global =
+            BERSize.ofSigned(Int64(message.messageID)) + BERSize.ofSigned(Int64(message.maxSize))
+            + BERSize.ofSigned(Int64(message.securityModel)) + 6 + 3
+        var usmContent = 0
+        let securityParameters: Int
+        switch message.securityParameters {
+        case .usm(let usm):
+            usmContent =
+                BERSize.ofElement(content: usm.authoritativeEngineID.readableBytes)
+                + BERSize.ofElement(content: BERSize.ofSigned(Int64(usm.authoritativeEngineBoots)))
+                + BERSize.ofElement(content: BERSize.ofSigned(Int64(usm.authoritativeEngineTime)))
+                + BERSize.ofElement(content: usm.userName.readableBytes)
+                + BERSize.ofElement(content: usm.authenticationParameters.readableBytes)
+                + BERSize.ofElement(content: usm.privacyParameters.readableBytes)
+            securityParameters = BERSize.ofElement(content: BERSize.ofElement(content: usmContent))
+        case .other(let bytes):
+            securityParameters = BERSize.ofElement(content: bytes.readableBytes)
+        }
+        var scopedSize: ScopedPDU.EncodedSize?
+        let data: Int
+        switch message.data {
+        case .plaintext(let scoped):
+            scopedSize = scoped.encodedSize
+            data = scopedSize!.element
+        case .encrypted(let ciphertext):
+            data = BERSize.ofElement(content: ciphertext.readableBytes)
+        }
+        let content = 3 + BERSize.ofElement(content: global) + securityParameters + data
+        let total = BERSize.ofElement(content: content)
+        var authenticationParameters: Range<Int>? = nil
+        var messageData = 0..<0
+        let written = self.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
+            var writer = RawBERWriter(raw)
+            writer.header(tag: BERTag.sequence, length: content)
+            writer.signed(Int64(SNMPVersion.v3.rawValue), tag: BERTag.integer)
+            writer.header(tag: BERTag.sequence, length: global)
+            writer.signed(Int64(message.messageID), tag: BERTag.integer)
+            writer.signed(Int64(message.maxSize), tag: BERTag.integer)
+            writer.header(tag: BERTag.octetString, length: 1)
+            writer.byte(message.flags.rawValue)
+            writer.signed(Int64(message.securityModel), tag: BERTag.integer)
             switch message.securityParameters {
             case .usm(let usm):
-                buffer.writeBERConstructed(tag: BERTag.octetString, strategy: .short) { octets in
-                    octets.writeUSMSecurityParameters(usm)
-                }
+                writer.header(tag: BERTag.octetString, length: BERSize.ofElement(content: usmContent))
+                writer.header(tag: BERTag.sequence, length: usmContent)
+                writer.octetString(usm.authoritativeEngineID, tag: BERTag.octetString)
+                writer.signed(Int64(usm.authoritativeEngineBoots), tag: BERTag.integer)
+                writer.signed(Int64(usm.authoritativeEngineTime), tag: BERTag.integer)
+                writer.octetString(usm.userName, tag: BERTag.octetString)
+                writer.header(tag: BERTag.octetString, length: usm.authenticationParameters.readableBytes)
+                authenticationParameters = writer.count..<(writer.count + usm.authenticationParameters.readableBytes)
+                writer.content(usm.authenticationParameters)
+                writer.octetString(usm.privacyParameters, tag: BERTag.octetString)
             case .other(let bytes):
-                buffer.writeBEROctetString(bytes)
+                writer.octetString(bytes, tag: BERTag.octetString)
             }
             switch message.data {
             case .plaintext(let scoped):
-                buffer.writeScopedPDU(scoped)
+                let start = writer.count
+                writer.scopedPDU(scoped, scopedSize!)
+                messageData = start..<writer.count
             case .encrypted(let ciphertext):
-                buffer.writeBEROctetString(ciphertext)
+                writer.header(tag: BERTag.octetString, length: ciphertext.readableBytes)
+                messageData = writer.count..<(writer.count + ciphertext.readableBytes)
+                writer.content(ciphertext)
             }
+            return writer.count
         }
-        // Nested length fix-ups may have moved content, so find the parts in the final bytes.
-        let encoded = self.getSlice(at: start, length: written)!
-        do {
-            let layout = try BERReader.decode(encoded) { (reader: inout BERReader) throws(SNMPWireError) in
-                try reader.readV3Layout()
-            }
-            return (written, layout)
-        } catch {
-            preconditionFailure("snmpwarden wrote a v3 message it cannot read back: \(error)")
-        }
+        assert(written == total)
+        return (
+            written,
+            SNMPv3WireLayout(
+                message: 0..<written,
+                authenticationParameters: authenticationParameters,
+                messageData: messageData
+            )
+        )
+    }
+}
+
+extension ScopedPDU {
+    /// The content lengths of a scoped PDU's nested elements, computed once before writing it.
+    struct EncodedSize {
+        var pduContent: Int
+        var varbindsContent: Int
+        var content: Int
+        var element: Int
+    }
+
+    var encodedSize: EncodedSize {
+        var varbinds = 0
+        for varbind in self.pdu.varbinds { varbinds += varbind.encodedLength }
+        let pdu =
+            BERSize.ofElement(content: BERSize.ofSigned(Int64(self.pdu.requestID)))
+            + BERSize.ofElement(content: BERSize.ofSigned(Int64(self.pdu.errorStatusField)))
+            + BERSize.ofElement(content: BERSize.ofSigned(Int64(self.pdu.errorIndexField)))
+            + BERSize.ofElement(content: varbinds)
+        let content =
+            BERSize.ofElement(content: self.contextEngineID.readableBytes)
+            + BERSize.ofElement(content: self.contextName.readableBytes) + BERSize.ofElement(content: pdu)
+        return EncodedSize(
+            pduContent: pdu,
+            varbindsContent: varbinds,
+            content: content,
+            element: BERSize.ofElement(content: content)
+        )
+    }
+}
+
+extension RawBERWriter {
+    /// Writes a scoped PDU whose sizes were computed by ``ScopedPDU/encodedSize``.
+    mutating func scopedPDU(_ scoped: ScopedPDU, _ size: ScopedPDU.EncodedSize) {
+        self.header(tag: BERTag.sequence, length: size.content)
+        self.octetString(scoped.contextEngineID, tag: BERTag.octetString)
+        self.octetString(scoped.contextName, tag: BERTag.octetString)
+        self.header(tag: scoped.pdu.type.rawValue, length: size.pduContent)
+        self.signed(Int64(scoped.pdu.requestID), tag: BERTag.integer)
+        self.signed(Int64(scoped.pdu.errorStatusField), tag: BERTag.integer)
+        self.signed(Int64(scoped.pdu.errorIndexField), tag: BERTag.integer)
+        self.header(tag: BERTag.sequence, length: size.varbindsContent)
+        for varbind in scoped.pdu.varbinds { self.varbind(varbind) }
     }
 }
 

@@ -317,4 +317,21 @@ struct SNMPv3MessageTests {
         bytes[bytes.count - 5] = 0x05  // the OCTET STRING tag of msgData becomes NULL
         #expect(decodeError(ByteBuffer(bytes: bytes))?.reason == .unknownTag(0x05))
     }
+
+    @Test("the layout written with a v3 message is where a reader finds its parts", arguments: 1...4)
+    func writtenLayout(seed: UInt64) throws {
+        var generator = MessageGenerator(seed: 500 + seed)
+        for index in 0..<300 {
+            let message = generator.v3Message()
+            var buffer = ByteBuffer()
+            buffer.writeString("prefix")  // offsets are relative to the message, not the buffer
+            buffer.moveReaderIndex(forwardBy: 6)
+            let (written, layout) = buffer.writeSNMPv3Message(message)
+            #expect(written == buffer.readableBytes, "seed \(seed) message \(index)")
+            let found = try BERReader.decode(buffer) { (reader: inout BERReader) throws(SNMPWireError) in
+                try reader.readV3Layout()
+            }
+            #expect(layout == found, "seed \(seed) message \(index)")
+        }
+    }
 }
