@@ -265,11 +265,11 @@ extension ByteBuffer {
     /// Writes a PDU other than an SNMPv1 Trap.
     @discardableResult
     public mutating func writePDU(_ pdu: PDU) -> Int {
-        self.writeBERConstructed(tag: pdu.type.rawValue, strategy: .long) { buffer in
-            buffer.writeBERInteger(Int64(pdu.requestID))
-            buffer.writeBERInteger(Int64(pdu.errorStatusField))
-            buffer.writeBERInteger(Int64(pdu.errorIndexField))
-            buffer.writeVarBindList(pdu.varbinds)
+        let size = pdu.encodedSize
+        return self.writeWithUnsafeMutableBytes(minimumWritableBytes: BERSize.ofElement(content: size.content)) { raw in
+            var writer = RawBERWriter(raw)
+            writer.pdu(pdu, size)
+            return writer.count
         }
     }
 }

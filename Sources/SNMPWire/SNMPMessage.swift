@@ -119,10 +119,25 @@ extension ByteBuffer {
     /// Writes an SNMPv1/v2c message.
     @discardableResult
     public mutating func writeCommunityMessage(_ message: CommunityMessage) -> Int {
-        self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
-            buffer.writeBERInteger(Int64(message.version.rawValue))
-            buffer.writeBEROctetString(message.community)
-            buffer.writePDU(message.pdu)
+        guard case .pdu(let pdu) = message.pdu else {
+            return self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
+                buffer.writeBERInteger(Int64(message.version.rawValue))
+                buffer.writeBEROctetString(message.community)
+                buffer.writePDU(message.pdu)
+            }
+        }
+        // The common case, in one pass with every length computed first (as writeSNMPv3Message).
+        let size = pdu.encodedSize
+        let content =
+            BERSize.ofElement(content: BERSize.ofSigned(Int64(message.version.rawValue)))
+            + BERSize.ofElement(content: message.community.readableBytes) + BERSize.ofElement(content: size.content)
+        return self.writeWithUnsafeMutableBytes(minimumWritableBytes: BERSize.ofElement(content: content)) { raw in
+            var writer = RawBERWriter(raw)
+            writer.header(tag: BERTag.sequence, length: content)
+            writer.signed(Int64(message.version.rawValue), tag: BERTag.integer)
+            writer.octetString(message.community, tag: BERTag.octetString)
+            writer.pdu(pdu, size)
+            return writer.count
         }
     }
 }

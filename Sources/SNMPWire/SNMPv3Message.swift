@@ -313,19 +313,6 @@ extension ByteBuffer {
         }
     }
 
-    /// Writes the USM SEQUENCE.
-    @discardableResult
-    mutating func writeUSMSecurityParameters(_ usm: USMSecurityParameters) -> Int {
-        self.writeBERConstructed(tag: BERTag.sequence, strategy: .short) { buffer in
-            buffer.writeBEROctetString(usm.authoritativeEngineID)
-            buffer.writeBERInteger(Int64(usm.authoritativeEngineBoots))
-            buffer.writeBERInteger(Int64(usm.authoritativeEngineTime))
-            buffer.writeBEROctetString(usm.userName)
-            buffer.writeBEROctetString(usm.authenticationParameters)
-            buffer.writeBEROctetString(usm.privacyParameters)
-        }
-    }
-
     /// Writes an SNMPv3 message and returns the bytes written and where its USM parts are, as offsets
     /// from the message's first byte (add the writer index from before the call for buffer indices).
     ///
@@ -416,29 +403,36 @@ extension ByteBuffer {
 extension ScopedPDU {
     /// The content lengths of a scoped PDU's nested elements, computed once before writing it.
     struct EncodedSize {
-        var pduContent: Int
-        var varbindsContent: Int
+        var pdu: PDU.EncodedSize
         var content: Int
         var element: Int
     }
 
     var encodedSize: EncodedSize {
-        var varbinds = 0
-        for varbind in self.pdu.varbinds { varbinds += varbind.encodedLength }
-        let pdu =
-            BERSize.ofElement(content: BERSize.ofSigned(Int64(self.pdu.requestID)))
-            + BERSize.ofElement(content: BERSize.ofSigned(Int64(self.pdu.errorStatusField)))
-            + BERSize.ofElement(content: BERSize.ofSigned(Int64(self.pdu.errorIndexField)))
-            + BERSize.ofElement(content: varbinds)
+        let pdu = self.pdu.encodedSize
         let content =
             BERSize.ofElement(content: self.contextEngineID.readableBytes)
-            + BERSize.ofElement(content: self.contextName.readableBytes) + BERSize.ofElement(content: pdu)
-        return EncodedSize(
-            pduContent: pdu,
-            varbindsContent: varbinds,
-            content: content,
-            element: BERSize.ofElement(content: content)
-        )
+            + BERSize.ofElement(content: self.contextName.readableBytes) + BERSize.ofElement(content: pdu.content)
+        return EncodedSize(pdu: pdu, content: content, element: BERSize.ofElement(content: content))
+    }
+}
+
+extension PDU {
+    /// The content lengths of a PDU and of its varbind list, computed once before writing it.
+    struct EncodedSize {
+        var content: Int
+        var varbindsContent: Int
+    }
+
+    var encodedSize: EncodedSize {
+        var varbinds = 0
+        for varbind in self.varbinds { varbinds += varbind.encodedLength }
+        let content =
+            BERSize.ofElement(content: BERSize.ofSigned(Int64(self.requestID)))
+            + BERSize.ofElement(content: BERSize.ofSigned(Int64(self.errorStatusField)))
+            + BERSize.ofElement(content: BERSize.ofSigned(Int64(self.errorIndexField)))
+            + BERSize.ofElement(content: varbinds)
+        return EncodedSize(content: content, varbindsContent: varbinds)
     }
 }
 
@@ -448,12 +442,17 @@ extension RawBERWriter {
         self.header(tag: BERTag.sequence, length: size.content)
         self.octetString(scoped.contextEngineID, tag: BERTag.octetString)
         self.octetString(scoped.contextName, tag: BERTag.octetString)
-        self.header(tag: scoped.pdu.type.rawValue, length: size.pduContent)
-        self.signed(Int64(scoped.pdu.requestID), tag: BERTag.integer)
-        self.signed(Int64(scoped.pdu.errorStatusField), tag: BERTag.integer)
-        self.signed(Int64(scoped.pdu.errorIndexField), tag: BERTag.integer)
+        self.pdu(scoped.pdu, size.pdu)
+    }
+
+    /// Writes a PDU whose sizes were computed by ``PDU/encodedSize``.
+    mutating func pdu(_ pdu: PDU, _ size: PDU.EncodedSize) {
+        self.header(tag: pdu.type.rawValue, length: size.content)
+        self.signed(Int64(pdu.requestID), tag: BERTag.integer)
+        self.signed(Int64(pdu.errorStatusField), tag: BERTag.integer)
+        self.signed(Int64(pdu.errorIndexField), tag: BERTag.integer)
         self.header(tag: BERTag.sequence, length: size.varbindsContent)
-        for varbind in scoped.pdu.varbinds { self.varbind(varbind) }
+        for varbind in pdu.varbinds { self.varbind(varbind) }
     }
 }
 
