@@ -66,13 +66,15 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
         self.digests = digests
         var ciphers: [String: OpaquePointer] = [:]
         var errors: [String: String] = [:]
-        for priv in USMPrivacyProtocol.allCases where ciphers[priv.cipherName] == nil && errors[priv.cipherName] == nil
-        {
-            if let cipher = EVP_CIPHER_fetch(context, priv.cipherName, nil) {
-                ciphers[priv.cipherName] = cipher
+        // AES-CFB runs on an ECB context (see PrivacyCipher), so the ECB ciphers are fetched too.
+        let names = USMPrivacyProtocol.allCases.map(\.cipherName) + ["AES-128-ECB", "AES-192-ECB", "AES-256-ECB"]
+        for name in names where ciphers[name] == nil && errors[name] == nil {
+            let priv = USMPrivacyProtocol.allCases.first { $0.cipherName == name }
+            if let cipher = EVP_CIPHER_fetch(context, name, nil) {
+                ciphers[name] = cipher
             } else {
-                let reason = USMCryptoError("EVP_CIPHER_fetch(\(priv.cipherName))").description
-                errors[priv.cipherName] =
+                let reason = USMCryptoError("EVP_CIPHER_fetch(\(name))").description
+                errors[name] =
                     priv == .des && !legacyLoaded ? reason + " (OpenSSL's legacy provider is not installed)" : reason
             }
         }
@@ -85,8 +87,12 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
     }
 
     func cipher(_ priv: USMPrivacyProtocol) throws(USMCryptoError) -> OpaquePointer {
-        if let cipher = self.ciphers[priv.cipherName] { return cipher }
-        throw USMCryptoError(self.cipherErrors[priv.cipherName] ?? "cipher \(priv.cipherName) unavailable")
+        try self.cipher(named: priv.cipherName)
+    }
+
+    func cipher(named name: String) throws(USMCryptoError) -> OpaquePointer {
+        if let cipher = self.ciphers[name] { return cipher }
+        throw USMCryptoError(self.cipherErrors[name] ?? "cipher \(name) unavailable")
     }
 
     /// Fills `count` bytes from OpenSSL's CSPRNG.

@@ -10,12 +10,18 @@ import COpenSSL
 /// Encryption and decryption of scoped PDUs with one privacy key (RFC 3414 §8, RFC 3826 §3,
 /// draft-reeder-snmpv3-usm-3desede, draft-blumenthal-aes-usm-04).
 ///
-/// Two OpenSSL contexts (one per direction) get the cipher and key once; each message only sets its
-/// IV. Not thread-safe: each event loop has its own.
+/// DES and 3DES: two OpenSSL CBC contexts (one per direction) get the cipher and key once; each
+/// message only sets its IV. AES-CFB128: one AES-ECB context with the key schedule, and the CFB
+/// feedback done here. Re-initialising a CFB context for each message's IV cost more than the
+/// encryption itself (OpenSSL's parameter handling), and CFB decryption's block-cipher inputs (IV,
+/// then each ciphertext block but the last) are all known, so they go through AES in one call.
+/// Not thread-safe: each event loop has its own.
 final class PrivacyCipher {
     let priv: USMPrivacyProtocol
     private let encryptor: OpaquePointer
     private let decryptor: OpaquePointer
+    /// AES only: the key's ECB encryption context.
+    private let blockCipher: OpaquePointer?
     /// DES/3DES: the pre-IV, XORed with the salt (RFC 3414 §8.1.1.1).
     private let preIV: [UInt8]
 
@@ -37,11 +43,24 @@ final class PrivacyCipher {
             }
             EVP_CIPHER_CTX_set_padding(context, 0)
         }
+        if priv.isBlockChained {
+            self.blockCipher = nil
+        } else {
+            let ecb = try OpenSSLAlgorithms.shared.cipher(named: "AES-\(priv.cipherKeyLength * 8)-ECB")
+            guard let context = EVP_CIPHER_CTX_new() else { throw USMCryptoError("EVP_CIPHER_CTX_new") }
+            guard EVP_CipherInit_ex2(context, ecb, key, nil, 1, nil) == 1 else {
+                EVP_CIPHER_CTX_free(context)
+                throw USMCryptoError("EVP_CipherInit_ex2(AES-ECB)")
+            }
+            EVP_CIPHER_CTX_set_padding(context, 0)
+            self.blockCipher = context
+        }
     }
 
     deinit {
         EVP_CIPHER_CTX_free(self.encryptor)
         EVP_CIPHER_CTX_free(self.decryptor)
+        if let blockCipher = self.blockCipher { EVP_CIPHER_CTX_free(blockCipher) }
     }
 
     /// The plaintext length rounded up to the cipher's block (CBC pads to 8 octets; CFB does not pad).
@@ -75,7 +94,10 @@ final class PrivacyCipher {
         salt: UnsafeRawBufferPointer,
         into output: UnsafeMutableRawBufferPointer
     ) -> Int {
-        self.run(self.encryptor, encrypt: 1, plaintext, boots: boots, time: time, salt: salt, into: output)
+        if let blockCipher = self.blockCipher {
+            return self.cfb(blockCipher, encrypt: true, plaintext, boots: boots, time: time, salt: salt, into: output)
+        }
+        return self.run(self.encryptor, encrypt: 1, plaintext, boots: boots, time: time, salt: salt, into: output)
     }
 
     /// Decrypts `ciphertext` into `output` (at least as long); nil when the length is impossible for the cipher.
@@ -87,6 +109,9 @@ final class PrivacyCipher {
         into output: UnsafeMutableRawBufferPointer
     ) -> Int? {
         if self.priv.isBlockChained && ciphertext.count % 8 != 0 { return nil }
+        if let blockCipher = self.blockCipher {
+            return self.cfb(blockCipher, encrypt: false, ciphertext, boots: boots, time: time, salt: salt, into: output)
+        }
         return self.run(self.decryptor, encrypt: 0, ciphertext, boots: boots, time: time, salt: salt, into: output)
     }
 
@@ -125,6 +150,63 @@ final class PrivacyCipher {
                 ) == 1
             )
             return Int(written + final)
+        }
+    }
+
+    /// AES in CFB128 mode (NIST SP 800-38A §6.3) on the ECB context: Cᵢ = Pᵢ ⊕ AES(Cᵢ₋₁), C₀ = IV, the
+    /// last block possibly partial.
+    private func cfb(
+        _ context: OpaquePointer,
+        encrypt: Bool,
+        _ input: UnsafeRawBufferPointer,
+        boots: Int32,
+        time: Int32,
+        salt: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer
+    ) -> Int {
+        precondition(salt.count == 8 && output.count >= input.count)
+        let count = input.count
+        guard count > 0 else { return 0 }
+        let blocks = (count + 15) / 16
+        return withUnsafeTemporaryAllocation(byteCount: 16 * blocks, alignment: 16) { keystream in
+            let stream = keystream.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let source = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let target = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var written: Int32 = 0
+            withUnsafeTemporaryAllocation(byteCount: 16, alignment: 16) { iv in
+                _ = self.iv(boots: boots, time: time, salt: salt, into: iv)
+                // The first block's keystream: AES(IV).
+                precondition(
+                    EVP_EncryptUpdate(
+                        context,
+                        stream,
+                        &written,
+                        iv.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        16
+                    )
+                        == 1
+                )
+            }
+            if encrypt {
+                // Each block's keystream needs the ciphertext block before it: one block at a time.
+                for block in 0..<blocks {
+                    let start = 16 * block
+                    let end = min(count, start + 16)
+                    for i in start..<end { target[i] = source[i] ^ stream[i] }
+                    if block + 1 < blocks {
+                        precondition(EVP_EncryptUpdate(context, stream + start + 16, &written, target + start, 16) == 1)
+                    }
+                }
+            } else {
+                // Every keystream block but the first is AES of a ciphertext block already here: one call.
+                if blocks > 1 {
+                    precondition(
+                        EVP_EncryptUpdate(context, stream + 16, &written, source, Int32(16 * (blocks - 1))) == 1
+                    )
+                }
+                for i in 0..<count { target[i] = source[i] ^ stream[i] }
+            }
+            return count
         }
     }
 }

@@ -69,6 +69,40 @@ struct CipherKnownAnswerTests {
         }
     }
 
+    /// CFB is a stream mode: the encryption of a prefix is the prefix of the encryption. With the
+    /// full-block answers above, that pins down every partial last block, and longer messages must
+    /// agree with their own prefixes and decrypt back.
+    @Test("AES-CFB of every length agrees with the known answers' prefixes", arguments: vectors.prefix(3))
+    func partialBlocks(priv: USMPrivacyProtocol, key: String, expected: String) throws {
+        let cipher = try PrivacyCipher(priv: priv, keyMaterial: unhex(key))
+        let salt = unhex("0102030405060708")
+        let long = (0..<100).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let plaintext = [UInt8](0..<32) + long[32...]
+        func seal(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: bytes.count)
+            let n = Array(bytes).withUnsafeBytes { input in
+                salt.withUnsafeBytes { s in
+                    out.withUnsafeMutableBytes { cipher.encrypt(input, boots: 5, time: 1234, salt: s, into: $0) }
+                }
+            }
+            #expect(n == bytes.count)
+            return out
+        }
+        let whole = seal(plaintext[...])
+        #expect(hexString(Array(whole.prefix(32))) == expected)
+        for length in 0...plaintext.count {
+            let sealed = seal(plaintext[0..<length])
+            #expect(sealed == Array(whole.prefix(length)), "length \(length)")
+            var opened = [UInt8](repeating: 0, count: length)
+            let m = sealed.withUnsafeBytes { input in
+                salt.withUnsafeBytes { s in
+                    opened.withUnsafeMutableBytes { cipher.decrypt(input, boots: 5, time: 1234, salt: s, into: $0) }
+                }
+            }
+            #expect(m == length && opened == Array(plaintext.prefix(length)), "length \(length)")
+        }
+    }
+
     /// RFC 2202 and RFC 4231 test case 2 (key "Jefe", data "what do ya want for nothing?"); the MAC is
     /// the digest's first macLength octets. Also matches `openssl dgst -hmac Jefe`.
     static let hmacVectors: [(USMAuthProtocol, String)] = [
