@@ -285,32 +285,27 @@ extension PDU {
             total += varbind.oid.encoded.readableBytes + varbind.value.storedOctets
         }
         var storage = ByteBufferAllocator().buffer(capacity: total)
-        var copy = self
-        for index in copy.varbinds.indices {
-            let oid = copy.varbinds[index].oid.encoded
+        func copy(_ bytes: ByteBuffer) -> ByteBuffer {
             let at = storage.writerIndex
-            storage.writeImmutableBuffer(oid)
-            copy.varbinds[index].oid = OID(validatedEncoding: storage.getSlice(at: at, length: oid.readableBytes)!)
-            switch copy.varbinds[index].value {
-            case .octetString(let bytes):
-                let at = storage.writerIndex
-                storage.writeImmutableBuffer(bytes)
-                copy.varbinds[index].value = .octetString(storage.getSlice(at: at, length: bytes.readableBytes)!)
-            case .opaque(let bytes):
-                let at = storage.writerIndex
-                storage.writeImmutableBuffer(bytes)
-                copy.varbinds[index].value = .opaque(storage.getSlice(at: at, length: bytes.readableBytes)!)
-            case .objectIdentifier(let value):
-                let at = storage.writerIndex
-                storage.writeImmutableBuffer(value.encoded)
-                copy.varbinds[index].value = .objectIdentifier(
-                    OID(validatedEncoding: storage.getSlice(at: at, length: value.encoded.readableBytes)!)
-                )
-            default:
-                break
-            }
+            storage.writeImmutableBuffer(bytes)
+            return storage.getSlice(at: at, length: bytes.readableBytes)!
         }
-        return copy
+        var varbinds: [VarBind] = []
+        varbinds.reserveCapacity(self.varbinds.count)
+        for varbind in self.varbinds {
+            let oid = OID(validatedEncoding: copy(varbind.oid.encoded))
+            let value: SNMPValue
+            switch varbind.value {
+            case .octetString(let bytes): value = .octetString(copy(bytes))
+            case .opaque(let bytes): value = .opaque(copy(bytes))
+            case .objectIdentifier(let other): value = .objectIdentifier(OID(validatedEncoding: copy(other.encoded)))
+            default: value = varbind.value
+            }
+            varbinds.append(VarBind(oid: oid, value: value))
+        }
+        var compacted = self
+        compacted.varbinds = varbinds
+        return compacted
     }
 }
 

@@ -112,15 +112,25 @@ final class GatewayLoop {
     }
     var listeners: [Listener] = []
 
-    struct AgentLink {
+    /// A back end's socket and settings on this loop. A class: the packet path reads it several
+    /// times per request, and a struct copy of it cost a retain per reference it holds.
+    final class AgentLink {
         var channel: Channel?
         var outbox: DatagramOutbox?
-        var address: SocketAddress
-        var version: SNMPVersion
-        var community: ByteBuffer
-        var timeout: Int64
-        var retries: Int
+        let address: SocketAddress
+        let version: SNMPVersion
+        let community: ByteBuffer
+        let timeout: Int64
+        let retries: Int
         var timer: Scheduled<Void>?
+
+        init(address: SocketAddress, version: SNMPVersion, community: ByteBuffer, timeout: Int64, retries: Int) {
+            self.address = address
+            self.version = version
+            self.community = community
+            self.timeout = timeout
+            self.retries = retries
+        }
     }
     /// By back-end index; nil for simulated back ends.
     var agents: [AgentLink?]
@@ -159,14 +169,11 @@ final class GatewayLoop {
                 return nil
             }
             return AgentLink(
-                channel: nil,
-                outbox: nil,
                 address: address,
                 version: version,
                 community: community,
                 timeout: timeout,
-                retries: retries,
-                timer: nil
+                retries: retries
             )
         }
         self.pendingTables = plan.backends.map { backend in
