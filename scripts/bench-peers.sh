@@ -151,15 +151,22 @@ def rate(label): return by[label]["req_per_s"]
 def cpu(label, pid):
     c = by[label]["cpu"].get(pid)
     return c["us_per_request"] if c else None
-print("| target | GET 3 req/s | × v3 direct | GetBulk(20) req/s | × v3 direct | front-end CPU µs/req (GET) | back-end packets per GetBulk | errors |")
-print("|---|---|---|---|---|---|---|---|")
+print("| target | GET 3 req/s | × v3 direct | GetBulk(20) req/s | × v3 direct | front-end CPU µs per GET | per GetBulk | back-end packets per GetBulk | errors |")
+print("|---|---|---|---|---|---|---|---|---|")
+def front_cpu(label, pid):
+    run = by[label]
+    if pid: return cpu(label, pid)
+    return list(run["cpu"].values())[0]["us_per_request"] if run["cpu"] else None
 for name, pid in [("v2c direct", None), ("v3 direct", None), ("Net-SNMP proxy", front), ("snmpwarden", gate)]:
     g, b = by[f"{name}: GET 3"], by[f"{name}: GetBulk 20"]
-    fe = cpu(f"{name}: GET 3", pid) if pid else list(g["cpu"].values())[0]["us_per_request"] if g["cpu"] else None
+    fe, fb = front_cpu(f"{name}: GET 3", pid), front_cpu(f"{name}: GetBulk 20", pid)
     packets = b["backend_packets"] / b["answered_with_warmup"] if pid and b["answered_with_warmup"] else None
-    errors = sum(g["errors"].values()) + sum(b["errors"].values())
+    errors = sum(g["errors"].values()) + sum(b["errors"].values()) + g.get("unanswered_at_end", 0) + b.get("unanswered_at_end", 0)
     print(f"| {name} | {g['req_per_s']} | {g['req_per_s']/rate('v3 direct: GET 3'):.2f} | {b['req_per_s']} | {b['req_per_s']/rate('v3 direct: GetBulk 20'):.2f} | "
-          f"{fe if fe is not None else '—'} | {f'{packets:.2f}' if packets is not None else '—'} | {errors} |")
+          f"{fe if fe is not None else '—'} | {fb if fb is not None else '—'} | {f'{packets:.2f}' if packets is not None else '—'} | {errors} |")
+ratio = lambda label: cpu(f"snmpwarden: {label}", gate) / cpu(f"Net-SNMP proxy: {label}", front)
+print()
+print(f"snmpwarden's CPU per request over the Net-SNMP proxy's: GET {ratio('GET 3'):.2f}, GetBulk(20) {ratio('GetBulk 20'):.2f}")
 direct, warden = by["v2c direct: GET 3, 1 in flight"], by["snmpwarden: GET 3, 1 in flight"]
 print()
 print(f"Added latency at one request in flight, p50: {warden['latency_us']['p50'] - direct['latency_us']['p50']} µs "
