@@ -18,26 +18,10 @@ set -euo pipefail
 
 DURATION=${1:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-WORK=$(mktemp -d /tmp/snmpwarden-bench-XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-SNMPD=${SNMPD:-/usr/sbin/snmpd}
-export SNMP_PERSISTENT_DIR="$WORK/tools" HOME="$WORK" MIBS=""
-mkdir -p "$WORK/tools" "$WORK/back" "$WORK/front"
-
-echo "building (release)..." >&2
-(cd "$ROOT" && swift build -c release --product snmpwarden >&2)
-(cd "$ROOT/Benchmarks" && swift build -c release --product LoadGenerator >&2)
-WARDEN="$ROOT/.build/release/snmpwarden"
-LOAD="$ROOT/Benchmarks/.build/release/LoadGenerator"
-
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+NAME=bench
+# shellcheck source=scripts/lib-peers.sh
+source "$ROOT/scripts/lib-peers.sh"
+mkdir -p "$WORK/front"
 BACK=$(free_port); FRONT=$(free_port); GATE=$(free_port); DEAD=$(free_port); DEADGATE=$(free_port)
 
 cat > "$WORK/back.conf" <<EOF

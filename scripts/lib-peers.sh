@@ -1,0 +1,23 @@
+# Shared by bench-peers.sh and soak.sh (sourced, not run): a temporary directory, the processes
+# started (stopped by pid on exit), Net-SNMP's environment, the release builds and free ports.
+# Expects ROOT and NAME to be set by the caller.
+WORK=$(mktemp -d "/tmp/snmpwarden-$NAME-XXXXXX")
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+SNMPD=${SNMPD:-/usr/sbin/snmpd}
+export SNMP_PERSISTENT_DIR="$WORK/tools" HOME="$WORK" MIBS=""
+mkdir -p "$WORK/tools" "$WORK/back"
+
+echo "building (release)..." >&2
+(cd "$ROOT" && swift build -c release --product snmpwarden >&2)
+(cd "$ROOT/Benchmarks" && swift build -c release --product LoadGenerator >&2)
+WARDEN="$ROOT/.build/release/snmpwarden"
+LOAD="$ROOT/Benchmarks/.build/release/LoadGenerator"
+
+free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
