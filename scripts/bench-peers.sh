@@ -39,32 +39,10 @@ group g usm benchuser
 access g "" usm priv exact all none none
 proxy -v 2c -c backpub -t 1 -r 2 udp:127.0.0.1:$BACK .1.3
 EOF
-cat > "$WORK/warden.yaml" <<EOF
-engine: { state-dir: $WORK/warden-state }
-listen: [ "udp:127.0.0.1:$GATE" ]
-users:
-  - { name: benchuser, auth: SHA, auth-key: authpass123, priv: AES, priv-key: privpass123 }
-backends:
-  - { name: back, address: "udp:127.0.0.1:$BACK", version: 2c, community: backpub, timeout: 1s, retries: 2 }
-views:
-  - { name: all, include: [ 1.3 ] }
-routes:
-  - { name: all, users: [ benchuser ], backend: back, read-view: all }
-limits: { max-repetitions: 100, max-pending: 20000 }
-EOF
-cat > "$WORK/dead.yaml" <<EOF
-engine: { state-dir: $WORK/dead-state }
-listen: [ "udp:127.0.0.1:$DEADGATE" ]
-users:
-  - { name: benchuser, auth: SHA, auth-key: authpass123, priv: AES, priv-key: privpass123 }
-backends:
-  - { name: dead, address: "udp:127.0.0.1:$DEAD", version: 2c, community: x, timeout: 4s, retries: 0 }
-views:
-  - { name: all, include: [ 1.3 ] }
-routes:
-  - { name: dead, users: [ benchuser ], backend: dead, read-view: all, on-timeout: drop }
-limits: { max-pending: 20000 }
-EOF
+warden_config "$WORK/warden.yaml" "$GATE" back "$BACK" "community: backpub, timeout: 1s, retries: 2" "" \
+    "max-repetitions: 100, max-pending: 20000"
+warden_config "$WORK/dead.yaml" "$DEADGATE" dead "$DEAD" "community: x, timeout: 4s, retries: 0" \
+    ", on-timeout: drop" "max-pending: 20000"
 
 "$SNMPD" -f -C -c "$WORK/back.conf" -Lf "$WORK/back.log" "udp:127.0.0.1:$BACK" & PIDS+=($!); BACKPID=$!
 "$SNMPD" -f -C -c "$WORK/front.conf" -I proxy,vacm_conf,usmConf -Lf "$WORK/front.log" "udp:127.0.0.1:$FRONT" & PIDS+=($!); FRONTPID=$!

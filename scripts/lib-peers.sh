@@ -21,3 +21,22 @@ WARDEN="$ROOT/.build/release/snmpwarden"
 LOAD="$ROOT/Benchmarks/.build/release/LoadGenerator"
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# warden_config FILE LISTEN_PORT BACKEND BACKEND_PORT BACKEND_OPTIONS ROUTE_OPTIONS LIMITS: an
+# snmpwarden configuration for the benchmark user (authPriv SHA/AES) reading everything of one
+# v2c back end on loopback.
+warden_config() {
+    cat > "$1" <<CONF
+engine: { state-dir: ${1%.yaml}-state }
+listen: [ "udp:127.0.0.1:$2" ]
+users:
+  - { name: benchuser, auth: SHA, auth-key: authpass123, priv: AES, priv-key: privpass123 }
+backends:
+  - { name: $3, address: "udp:127.0.0.1:$4", version: 2c, $5 }
+views:
+  - { name: all, include: [ 1.3 ] }
+routes:
+  - { name: $3, users: [ benchuser ], backend: $3, read-view: all$6 }
+limits: { $7 }
+CONF
+}

@@ -23,19 +23,8 @@ cat > "$WORK/back.conf" <<EOF
 [snmp] persistentDir $WORK/back
 rocommunity backpub 127.0.0.1
 EOF
-cat > "$WORK/warden.yaml" <<EOF
-engine: { state-dir: $WORK/warden-state }
-listen: [ "udp:127.0.0.1:$GATE" ]
-users:
-  - { name: benchuser, auth: SHA, auth-key: authpass123, priv: AES, priv-key: privpass123 }
-backends:
-  - { name: back, address: "udp:127.0.0.1:$BACK", version: 2c, community: backpub, timeout: 1s, retries: 2 }
-views:
-  - { name: all, include: [ 1.3 ] }
-routes:
-  - { name: all, users: [ benchuser ], backend: back, read-view: all }
-limits: { max-pending: 20000 }
-EOF
+warden_config "$WORK/warden.yaml" "$GATE" back "$BACK" "community: backpub, timeout: 1s, retries: 2" "" \
+    "max-pending: 20000"
 
 "$SNMPD" -f -C -c "$WORK/back.conf" -Lf "$WORK/back.log" "udp:127.0.0.1:$BACK" & PIDS+=($!)
 "$WARDEN" run --config "$WORK/warden.yaml" --threads "${THREADS:-1}" 2> "$WORK/warden.log" & PIDS+=($!); GATEPID=$!

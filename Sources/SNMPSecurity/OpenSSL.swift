@@ -66,10 +66,9 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
         self.digests = digests
         var ciphers: [String: OpaquePointer] = [:]
         var errors: [String: String] = [:]
-        // AES-CFB runs on an ECB context (see PrivacyCipher), so the ECB ciphers are fetched too.
-        let names = USMPrivacyProtocol.allCases.map(\.cipherName) + ["AES-128-ECB", "AES-192-ECB", "AES-256-ECB"]
-        for name in names where ciphers[name] == nil && errors[name] == nil {
-            let priv = USMPrivacyProtocol.allCases.first { $0.cipherName == name }
+        for priv in USMPrivacyProtocol.allCases where ciphers[priv.cipherName] == nil && errors[priv.cipherName] == nil
+        {
+            let name = priv.cipherName
             if let cipher = EVP_CIPHER_fetch(context, name, nil) {
                 ciphers[name] = cipher
             } else {
@@ -87,12 +86,8 @@ final class OpenSSLAlgorithms: @unchecked Sendable {
     }
 
     func cipher(_ priv: USMPrivacyProtocol) throws(USMCryptoError) -> OpaquePointer {
-        try self.cipher(named: priv.cipherName)
-    }
-
-    func cipher(named name: String) throws(USMCryptoError) -> OpaquePointer {
-        if let cipher = self.ciphers[name] { return cipher }
-        throw USMCryptoError(self.cipherErrors[name] ?? "cipher \(name) unavailable")
+        if let cipher = self.ciphers[priv.cipherName] { return cipher }
+        throw USMCryptoError(self.cipherErrors[priv.cipherName] ?? "cipher \(priv.cipherName) unavailable")
     }
 
     /// Fills `count` bytes from OpenSSL's CSPRNG.

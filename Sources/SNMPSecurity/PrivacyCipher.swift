@@ -18,10 +18,9 @@ import COpenSSL
 /// Not thread-safe: each event loop has its own.
 final class PrivacyCipher {
     let priv: USMPrivacyProtocol
+    /// DES/3DES: a CBC context per direction. AES: one ECB encryption context, used both ways.
     private let encryptor: OpaquePointer
     private let decryptor: OpaquePointer
-    /// AES only: the key's ECB encryption context.
-    private let blockCipher: OpaquePointer?
     /// DES/3DES: the pre-IV, XORed with the salt (RFC 3414 §8.1.1.1).
     private let preIV: [UInt8]
 
@@ -32,35 +31,28 @@ final class PrivacyCipher {
         let cipher = try OpenSSLAlgorithms.shared.cipher(priv)
         let key = Array(keyMaterial.prefix(priv.cipherKeyLength))
         self.preIV = priv.isBlockChained ? Array(keyMaterial[priv.cipherKeyLength..<(priv.cipherKeyLength + 8)]) : []
-        guard let encryptor = EVP_CIPHER_CTX_new(), let decryptor = EVP_CIPHER_CTX_new() else {
-            throw USMCryptoError("EVP_CIPHER_CTX_new")
-        }
-        self.encryptor = encryptor
-        self.decryptor = decryptor
-        for (context, encrypt) in [(encryptor, Int32(1)), (decryptor, Int32(0))] {
+        // CFB decrypts with the block cipher's encryption, so AES needs only one context.
+        let directions: [Int32] = priv.isBlockChained ? [1, 0] : [1]
+        var contexts: [OpaquePointer] = []
+        for encrypt in directions {
+            guard let context = EVP_CIPHER_CTX_new() else {
+                contexts.forEach { EVP_CIPHER_CTX_free($0) }
+                throw USMCryptoError("EVP_CIPHER_CTX_new")
+            }
+            contexts.append(context)
             guard EVP_CipherInit_ex2(context, cipher, key, nil, encrypt, nil) == 1 else {
+                contexts.forEach { EVP_CIPHER_CTX_free($0) }
                 throw USMCryptoError("EVP_CipherInit_ex2(\(priv.cipherName))")
             }
             EVP_CIPHER_CTX_set_padding(context, 0)
         }
-        if priv.isBlockChained {
-            self.blockCipher = nil
-        } else {
-            let ecb = try OpenSSLAlgorithms.shared.cipher(named: "AES-\(priv.cipherKeyLength * 8)-ECB")
-            guard let context = EVP_CIPHER_CTX_new() else { throw USMCryptoError("EVP_CIPHER_CTX_new") }
-            guard EVP_CipherInit_ex2(context, ecb, key, nil, 1, nil) == 1 else {
-                EVP_CIPHER_CTX_free(context)
-                throw USMCryptoError("EVP_CipherInit_ex2(AES-ECB)")
-            }
-            EVP_CIPHER_CTX_set_padding(context, 0)
-            self.blockCipher = context
-        }
+        self.encryptor = contexts[0]
+        self.decryptor = contexts.last!
     }
 
     deinit {
         EVP_CIPHER_CTX_free(self.encryptor)
-        EVP_CIPHER_CTX_free(self.decryptor)
-        if let blockCipher = self.blockCipher { EVP_CIPHER_CTX_free(blockCipher) }
+        if self.decryptor != self.encryptor { EVP_CIPHER_CTX_free(self.decryptor) }
     }
 
     /// The plaintext length rounded up to the cipher's block (CBC pads to 8 octets; CFB does not pad).
@@ -94,8 +86,8 @@ final class PrivacyCipher {
         salt: UnsafeRawBufferPointer,
         into output: UnsafeMutableRawBufferPointer
     ) -> Int {
-        if let blockCipher = self.blockCipher {
-            return self.cfb(blockCipher, encrypt: true, plaintext, boots: boots, time: time, salt: salt, into: output)
+        if !self.priv.isBlockChained {
+            return self.cfb(encrypt: true, plaintext, boots: boots, time: time, salt: salt, into: output)
         }
         return self.run(self.encryptor, encrypt: 1, plaintext, boots: boots, time: time, salt: salt, into: output)
     }
@@ -108,10 +100,10 @@ final class PrivacyCipher {
         salt: UnsafeRawBufferPointer,
         into output: UnsafeMutableRawBufferPointer
     ) -> Int? {
-        if self.priv.isBlockChained && ciphertext.count % 8 != 0 { return nil }
-        if let blockCipher = self.blockCipher {
-            return self.cfb(blockCipher, encrypt: false, ciphertext, boots: boots, time: time, salt: salt, into: output)
+        guard self.priv.isBlockChained else {
+            return self.cfb(encrypt: false, ciphertext, boots: boots, time: time, salt: salt, into: output)
         }
+        if ciphertext.count % 8 != 0 { return nil }
         return self.run(self.decryptor, encrypt: 0, ciphertext, boots: boots, time: time, salt: salt, into: output)
     }
 
@@ -156,7 +148,6 @@ final class PrivacyCipher {
     /// AES in CFB128 mode (NIST SP 800-38A §6.3) on the ECB context: Cᵢ = Pᵢ ⊕ AES(Cᵢ₋₁), C₀ = IV, the
     /// last block possibly partial.
     private func cfb(
-        _ context: OpaquePointer,
         encrypt: Bool,
         _ input: UnsafeRawBufferPointer,
         boots: Int32,
@@ -173,20 +164,14 @@ final class PrivacyCipher {
             let source = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
             let target = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
             var written: Int32 = 0
-            withUnsafeTemporaryAllocation(byteCount: 16, alignment: 16) { iv in
-                _ = self.iv(boots: boots, time: time, salt: salt, into: iv)
-                // The first block's keystream: AES(IV).
-                precondition(
-                    EVP_EncryptUpdate(
-                        context,
-                        stream,
-                        &written,
-                        iv.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                        16
-                    )
-                        == 1
-                )
-            }
+            // The first block's keystream: AES(IV), encrypted in place.
+            _ = self.iv(
+                boots: boots,
+                time: time,
+                salt: salt,
+                into: UnsafeMutableRawBufferPointer(rebasing: keystream[0..<16])
+            )
+            precondition(EVP_EncryptUpdate(self.encryptor, stream, &written, stream, 16) == 1)
             if encrypt {
                 // Each block's keystream needs the ciphertext block before it: one block at a time.
                 for block in 0..<blocks {
@@ -194,14 +179,16 @@ final class PrivacyCipher {
                     let end = min(count, start + 16)
                     for i in start..<end { target[i] = source[i] ^ stream[i] }
                     if block + 1 < blocks {
-                        precondition(EVP_EncryptUpdate(context, stream + start + 16, &written, target + start, 16) == 1)
+                        precondition(
+                            EVP_EncryptUpdate(self.encryptor, stream + start + 16, &written, target + start, 16) == 1
+                        )
                     }
                 }
             } else {
                 // Every keystream block but the first is AES of a ciphertext block already here: one call.
                 if blocks > 1 {
                     precondition(
-                        EVP_EncryptUpdate(context, stream + 16, &written, source, Int32(16 * (blocks - 1))) == 1
+                        EVP_EncryptUpdate(self.encryptor, stream + 16, &written, source, Int32(16 * (blocks - 1))) == 1
                     )
                 }
                 for i in 0..<count { target[i] = source[i] ^ stream[i] }

@@ -144,14 +144,15 @@ public enum USMPrivacyProtocol: String, Hashable, Sendable, CaseIterable {
     /// True for the CBC ciphers, whose salt is boots ‖ counter and whose plaintext is padded.
     var isBlockChained: Bool { self == .des || self == .tripleDES }
 
-    /// The OpenSSL cipher name.
+    /// The OpenSSL cipher ``PrivacyCipher`` runs on: CBC for DES and 3DES; for AES, ECB, on which
+    /// PrivacyCipher does the CFB128 feedback itself.
     var cipherName: String {
         switch self {
         case .des: return "DES-CBC"
         case .tripleDES: return "DES-EDE3-CBC"
-        case .aes128: return "AES-128-CFB"
-        case .aes192, .aes192Cisco: return "AES-192-CFB"
-        case .aes256, .aes256Cisco: return "AES-256-CFB"
+        case .aes128: return "AES-128-ECB"
+        case .aes192, .aes192Cisco: return "AES-192-ECB"
+        case .aes256, .aes256Cisco: return "AES-256-ECB"
         }
     }
 }

@@ -67,6 +67,10 @@ final class DatagramOutbox {
 
     var isEmpty: Bool { self.entries.isEmpty }
 
+    /// Whether the owning loop has this outbox on its list to flush (set and cleared by the loop, so
+    /// an outbox that sent itself when full is not listed twice).
+    var isScheduled = false
+
     /// Queues `datagram` for `destination`; sends at once when the outbox is full. Returns the
     /// number of datagrams the kernel refused (the caller counts them).
     func enqueue(_ datagram: ByteBuffer, to destination: SocketAddress, from source: SocketAddress? = nil) -> Int {
@@ -194,12 +198,19 @@ struct MultipleMessageHeader {
 extension DatagramOutbox {
     /// glibc's sendmmsg, also hidden behind _GNU_SOURCE; present in every glibc since 2.14.
     static let sendmmsg: @convention(c) (CInt, UnsafeMutableRawPointer, UInt32, CInt) -> CInt = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sendmmsg") else {
-            fatalError("glibc without sendmmsg")
-        }
-        return unsafeBitCast(
-            symbol,
-            to: (@convention(c) (CInt, UnsafeMutableRawPointer, UInt32, CInt) -> CInt).self
-        )
+        guard
+            let function = glibcFunction(
+                "sendmmsg",
+                as: (@convention(c) (CInt, UnsafeMutableRawPointer, UInt32, CInt) -> CInt).self
+            )
+        else { fatalError("glibc without sendmmsg") }
+        return function
     }()
+}
+
+/// A glibc function the Glibc module's headers do not declare (they are compiled without
+/// _GNU_SOURCE), looked up by name in the running process.
+func glibcFunction<Function>(_ name: String, as type: Function.Type) -> Function? {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+    return unsafeBitCast(symbol, to: type)
 }

@@ -718,14 +718,20 @@ final class GatewayLoop {
         from source: SocketAddress? = nil,
         in outbox: DatagramOutbox
     ) {
-        if outbox.isEmpty { self.unflushed.append(outbox) }
+        if !outbox.isScheduled {
+            outbox.isScheduled = true
+            self.unflushed.append(outbox)
+        }
         self.counters.sendFailures &+= UInt64(outbox.enqueue(datagram, to: destination, from: source))
     }
 
     /// Called when a channel's read batch is done, and after timers: sends what was queued.
     func flushWrites() {
         guard !self.unflushed.isEmpty else { return }
-        for outbox in self.unflushed { self.counters.sendFailures &+= UInt64(outbox.flush()) }
+        for outbox in self.unflushed {
+            outbox.isScheduled = false
+            self.counters.sendFailures &+= UInt64(outbox.flush())
+        }
         self.unflushed.removeAll(keepingCapacity: true)
     }
 
@@ -758,10 +764,7 @@ final class GatewayLoop {
     }
 
     /// glibc's malloc_trim (not in the Glibc module's headers): returns free heap pages to the system.
-    static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-    }()
+    static let mallocTrim = glibcFunction("malloc_trim", as: (@convention(c) (Int) -> Int32).self)
 
     /// The most requests pending at once since the table last emptied.
     private var pendingPeak = 0
