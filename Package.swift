@@ -55,13 +55,15 @@ let package = Package(
         // Views, rewrites and the walk over the manager's OID space (pure).
         .target(
             name: "WardenPolicy",
-            dependencies: ["SNMPWire"],
+            dependencies: ["SNMPWire", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: dataPathSettings
         ),
         // The request state machine: request-id mapping, retries, RFC 3584 translation, filtered walks (pure).
         .target(
             name: "WardenForwarder",
-            dependencies: ["SNMPWire", "WardenPolicy", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "SNMPWire", "SNMPSecurity", "WardenPolicy", .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: dataPathSettings
         ),
         // Simulated back ends: snmprec files answered as an SNMPv2c agent would (pure).
@@ -146,13 +148,13 @@ let package = Package(
         .testTarget(
             name: "WardenForwarderTests",
             dependencies: [
-                "PeerSupport", "WardenForwarder", "WardenPolicy", "WardenSimulator", "SNMPWire",
+                "PeerSupport", "WardenForwarder", "WardenPolicy", "WardenSimulator", "SNMPWire", "SNMPSecurity",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "WardenPolicyTests",
-            dependencies: ["PeerSupport", "WardenPolicy", "SNMPWire"]
+            dependencies: ["PeerSupport", "WardenPolicy", "SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "WardenSimulatorTests",

@@ -7,6 +7,7 @@
 
 import SNMPSecurity
 import SNMPWire
+import WardenPolicy
 
 /// A validated configuration (DESIGN.md §5). Built only by ``ConfigurationLoader``.
 public struct WardenConfiguration: Sendable {
@@ -17,6 +18,8 @@ public struct WardenConfiguration: Sendable {
     public var views: [View]
     public var routes: [Route]
     public var limits: Limits
+    /// `backend-sockets:`: UDP sockets per event loop and source address, shared by every back end.
+    public var backendSockets: Int = 4
 }
 
 /// `engine:`.
@@ -58,6 +61,10 @@ public struct Backend: Hashable, Sendable {
 
     public var name: String
     public var kind: Kind
+    /// The local address to send from (a management VLAN's); nil: the system chooses.
+    public var source: String? = nil
+    /// The group it belongs to (an inventory's `group:`).
+    public var group: String? = nil
 }
 
 /// One `include:` or `exclude:` entry: an OID whose `*` arcs match any one arc.
@@ -77,37 +84,22 @@ public struct View: Hashable, Sendable {
     public var exclude: [SubtreePattern]
 }
 
-/// An IPv4 or IPv6 prefix, `10.0.0.0/8` or `2001:db8::/32`.
-public struct AddressPrefix: Hashable, Sendable, CustomStringConvertible {
-    /// 4 or 16 octets.
-    public var address: [UInt8]
-    public var length: Int
-
-    public var description: String {
-        "\(self.address.count == 4 ? self.address.map(String.init).joined(separator: ".") : "IPv6")/\(self.length)"
-    }
-
-    /// Whether `candidate` (4 or 16 octets) lies in this prefix.
-    public func contains(_ candidate: [UInt8]) -> Bool {
-        guard candidate.count == self.address.count else { return false }
-        var bits = self.length
-        var index = 0
-        while bits >= 8 {
-            if candidate[index] != self.address[index] { return false }
-            bits -= 8
-            index += 1
-        }
-        if bits == 0 { return true }
-        let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
-        return candidate[index] & mask == self.address[index] & mask
-    }
-}
+/// An IPv4 or IPv6 prefix (`sources:`), defined with the routing decision in WardenPolicy.
+public typealias AddressPrefix = WardenPolicy.AddressPrefix
 
 /// `routes:`: which users, contexts and sources reach which back end, through which views.
 public struct Route: Hashable, Sendable {
     public enum ContextMatch: Hashable, Sendable {
         case exactly(String)
         case any
+    }
+
+    public enum BackendChoice: Hashable, Sendable {
+        /// `backend: NAME`.
+        case named(String)
+        /// `backend: "{context}"`: the device named like the manager's contextName, in `group`
+        /// (the route's `backend-group:`) when given.
+        case byContext(group: String?)
     }
 
     public enum TimeoutAction: String, Hashable, Sendable {
@@ -123,7 +115,7 @@ public struct Route: Hashable, Sendable {
     public var context: ContextMatch
     /// Empty: any source.
     public var sources: [AddressPrefix]
-    public var backend: String
+    public var backend: BackendChoice
     /// nil: nothing may be read.
     public var readView: String?
     /// nil: Set is refused.

@@ -623,7 +623,7 @@ extension Walker {
                     communities: communities,
                     context: context,
                     sources: sources,
-                    backend: backend,
+                    backend: .named(backend),
                     readView: readView,
                     writeView: writeView,
                     rewrite: rewrite,

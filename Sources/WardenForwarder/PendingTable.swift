@@ -7,8 +7,9 @@
 
 import NIOCore
 
-/// Requests sent to one back-end socket and not yet answered: request-id allocation, retransmission
-/// and timeout decisions. One per back-end socket and event loop.
+/// Requests sent on one back-end socket and not yet answered, whatever agent each went to:
+/// request-id allocation, retransmission and timeout decisions. One per back-end socket and event
+/// loop.
 ///
 /// A value with no clock: times are the caller's monotonic nanoseconds. Request-ids start at a
 /// random value the caller gives, increase, skip those still pending and stay in 1…2^31-1, so a
@@ -106,6 +107,24 @@ public struct PendingTable<Context> {
     /// the timer's once-per-tick use; a heap is the step up if profiles say so.
     public var earliestDeadline: Int64? {
         self.entries.values.lazy.map(\.deadline).min()
+    }
+
+    /// The decision for one request whose deadline `deadline` came due at `now`; nil when the
+    /// request is gone (answered) or has been given a later deadline since (a stale timer entry).
+    public mutating func expire(_ requestID: Int32, deadline: Int64, now: Int64) -> Expiry? {
+        guard let entry = self.entries[requestID], entry.deadline == deadline, deadline <= now else { return nil }
+        if entry.retriesLeft > 0 {
+            self.entries[requestID]!.retriesLeft -= 1
+            self.entries[requestID]!.deadline = now + entry.timeout
+            return .retransmit(requestID: requestID, datagram: entry.datagram)
+        }
+        self.entries[requestID] = nil
+        return .timedOut(requestID: requestID, context: entry.context)
+    }
+
+    /// Every request-id pending, with its deadline (to rebuild a timer heap).
+    public var deadlines: [(requestID: Int32, deadline: Int64)] {
+        self.entries.map { ($0.key, $0.value.deadline) }
     }
 
     /// Everything due at `now`: retransmissions and timeouts.

@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SNMPSecurity
+import WardenForwarder
 
 #if canImport(Glibc)
 import Glibc
@@ -43,20 +44,20 @@ final class FrontendHandler: ChannelInboundHandler {
 @available(*, unavailable)
 extension FrontendHandler: Sendable {}
 
-/// Datagrams from one agent's socket, handed to the loop's gateway.
+/// Datagrams from one back-end socket of the loop's pool, handed to the loop's gateway.
 final class BackendHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     private let gateway: GatewayLoop
-    private let backend: Int
+    private let socket: Int
 
-    init(gateway: GatewayLoop, backend: Int) {
+    init(gateway: GatewayLoop, socket: Int) {
         self.gateway = gateway
-        self.backend = backend
+        self.socket = socket
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.gateway.receiveFromBackend(self.unwrapInboundIn(data), backend: self.backend)
+        self.gateway.receiveFromBackend(self.unwrapInboundIn(data), socket: self.socket)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -73,8 +74,10 @@ final class BackendHandler: ChannelInboundHandler {
 extension BackendHandler: Sendable {}
 
 /// The running data path: one ``GatewayLoop`` per event loop, each with its own listener sockets
-/// (SO_REUSEPORT), back-end sockets, pending tables and USM engine copy. Nothing is shared between
-/// loops on the per-packet path (DESIGN.md §3).
+/// (SO_REUSEPORT), its pool of back-end sockets shared by every back end, its request machine
+/// (pending requests, timers) and USM engine copy. Nothing is shared between loops on the
+/// per-packet path (DESIGN.md §3). The number of descriptors is loops × (listeners + pools ×
+/// backend-sockets), whatever the number of back ends.
 public final class Gateway: Sendable {
     private let loops: [NIOLoopBound<GatewayLoop>]
     private let channels: [Channel]
@@ -103,7 +106,6 @@ public final class Gateway: Sendable {
         logger: Logger
     ) async throws -> Gateway {
         let eventLoops = Array(group.makeIterator())
-        let simulated = SimulatedBackends(plan: plan)
         let startUptime = NIODeadline.now().uptimeNanoseconds
         var loops: [NIOLoopBound<GatewayLoop>] = []
         var channels: [Channel] = []
@@ -122,12 +124,13 @@ public final class Gateway: Sendable {
                         GatewayLoop(
                             index: index,
                             eventLoop: eventLoop,
-                            plan: plan,
-                            simulated: simulated,
-                            usm: engineCopy,
-                            logger: logger,
-                            startUptime: startUptime,
-                            loopCount: eventLoops.count
+                            machine: RequestMachine(
+                                snapshot: plan.snapshot,
+                                usm: engineCopy,
+                                loopCount: eventLoops.count,
+                                engineTimeOrigin: Int64(startUptime)
+                            ),
+                            logger: logger
                         ),
                         eventLoop: eventLoop
                     )
@@ -171,32 +174,34 @@ public final class Gateway: Sendable {
                         )
                     }.get()
                 }
-                for (backendIndex, backend) in plan.backends.enumerated() {
-                    guard case .agent(let address, _, _, _, _) = backend.kind else { continue }
-                    let fd = try UDPSocket.bound(
-                        to: try SocketAddress(ipAddress: address.protocol == .inet6 ? "::" : "0.0.0.0", port: 0),
-                        reusePort: false
-                    )
-                    let channel = try await DatagramBootstrap(group: eventLoop)
-                        .channelInitializer { channel in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(
-                                    BackendHandler(gateway: bound.value, backend: backendIndex)
-                                )
+                let snapshot = plan.snapshot
+                for (poolIndex, local) in snapshot.pools.enumerated() {
+                    for slot in 0..<snapshot.socketsPerPool {
+                        let socket = poolIndex * snapshot.socketsPerPool + slot
+                        let fd = try UDPSocket.bound(to: local, reusePort: false)
+                        let channel = try await DatagramBootstrap(group: eventLoop)
+                            .channelInitializer { channel in
+                                channel.eventLoop.makeCompletedFuture {
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        BackendHandler(gateway: bound.value, socket: socket)
+                                    )
+                                }
                             }
-                        }
-                        .channelOption(
-                            .recvAllocator,
-                            value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * 65_536)
-                        )
-                        .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
-                        .withBoundSocket(fd)
-                        .get()
-                    channels.append(channel)
-                    try await eventLoop.submit {
-                        bound.value.agents[backendIndex]?.channel = channel
-                        bound.value.agents[backendIndex]?.outbox = DatagramOutbox(fd: fd, channel: channel)
-                    }.get()
+                            .channelOption(
+                                .recvAllocator,
+                                value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * 65_536)
+                            )
+                            .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
+                            .withBoundSocket(fd)
+                            .get()
+                        channels.append(channel)
+                        try await eventLoop.submit {
+                            precondition(bound.value.backendSockets.count == socket)
+                            bound.value.backendSockets.append(
+                                GatewayLoop.BackendSocket(channel: channel, outbox: DatagramOutbox(fd: fd, channel: channel))
+                            )
+                        }.get()
+                    }
                 }
             }
             for channel in listenerChannels {
@@ -234,7 +239,7 @@ public final class Gateway: Sendable {
     public func usmStatistics() async -> USMStatistics {
         var sum = USMStatistics()
         for loop in self.loops {
-            if let statistics = try? await loop.eventLoop.submit({ loop.value.usm.statistics }).get() {
+            if let statistics = try? await loop.eventLoop.submit({ loop.value.machine.usm.statistics }).get() {
                 sum = sum + statistics
             }
         }

@@ -6,48 +6,22 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import SNMPSecurity
 import SNMPWire
 import WardenConfig
+import WardenForwarder
 import WardenPolicy
 import WardenSimulator
 
-/// A configuration resolved for running: socket addresses, back ends by index, simulated devices
-/// loaded. Immutable and shared by every event loop (DESIGN.md §3: the configuration snapshot).
+/// A configuration resolved for running: socket addresses, the request machine's snapshot (routes
+/// and back ends as shared objects, views compiled, the socket pools), simulated devices loaded.
+/// Immutable and shared by every event loop (DESIGN.md §3).
 public struct GatewayPlan: Sendable {
-    /// A back end as the data path uses it.
-    public struct BackendPlan: Sendable {
-        public enum Kind: Sendable {
-            case agent(
-                address: SocketAddress,
-                version: SNMPVersion,
-                community: ByteBuffer,
-                timeout: Int64,
-                retries: Int
-            )
-            case simulated(SimulatedAgent)
-        }
-
-        public var name: String
-        public var kind: Kind
-    }
-
-    /// A route as the data path uses it.
-    public struct RoutePlan: Sendable {
-        public var name: String
-        public var backend: Int
-        /// Views (compiled) and rewrites.
-        public var policy: RoutePolicy
-        public var dropOnTimeout: Bool
-    }
-
     public var configuration: WardenConfiguration
     public var listeners: [SocketAddress]
-    public var backends: [BackendPlan]
-    public var routes: [RoutePlan]
-    public var routeTable: RouteTable
-    public var limits: Limits
+    public var snapshot: ForwardingSnapshot
 
     /// A start-up problem that is not in the configuration's syntax (a listener that is not an
     /// address, an snmprec file that does not parse).
@@ -57,26 +31,59 @@ public struct GatewayPlan: Sendable {
 
     public init(_ configuration: WardenConfiguration) throws(PlanError) {
         self.configuration = configuration
-        self.limits = configuration.limits
         self.listeners = []
         for listen in configuration.listen {
             self.listeners.append(try Self.socketAddress(listen))
         }
-        self.backends = []
-        var backendIndex: [String: Int] = [:]
+        // Pools: the wildcard of each family in use, and each `source:` address.
+        var pools: [SocketAddress] = []
+        var poolIndex: [String: Int] = [:]
+        func pool(_ key: String, _ make: () throws(PlanError) -> SocketAddress) throws(PlanError) -> Int {
+            if let index = poolIndex[key] { return index }
+            let address = try make()
+            poolIndex[key] = pools.count
+            pools.append(address)
+            return pools.count - 1
+        }
+        // Equal communities share one buffer: ten thousand devices with the group's community hold
+        // one copy of it.
+        var communities: [[UInt8]: ByteBuffer] = [:]
+        var backends: [BackendTarget] = []
+        backends.reserveCapacity(configuration.backends.count)
+        var byName: [String: BackendTarget] = [:]
+        byName.reserveCapacity(configuration.backends.count)
         for backend in configuration.backends {
-            backendIndex[backend.name] = self.backends.count
+            let target: BackendTarget
             switch backend.kind {
             case .agent(let address, let version, let community, let timeout, let retries):
-                self.backends.append(
-                    BackendPlan(
-                        name: backend.name,
-                        kind: .agent(
-                            address: try Self.socketAddress(address),
+                let socketAddress = try Self.socketAddress(address)
+                let family = address.family == .udp6 ? "::" : "0.0.0.0"
+                let host = backend.source ?? family
+                let index = try pool(host) { () throws(PlanError) -> SocketAddress in
+                    do {
+                        return try SocketAddress(ipAddress: host, port: 0)
+                    } catch {
+                        throw PlanError(description: "backend '\(backend.name)': source \(host) is not an IP address")
+                    }
+                }
+                let shared: ByteBuffer
+                if let existing = communities[community] {
+                    shared = existing
+                } else {
+                    shared = ByteBuffer(bytes: community)
+                    communities[community] = shared
+                }
+                target = BackendTarget(
+                    name: backend.name,
+                    group: backend.group,
+                    kind: .agent(
+                        BackendTarget.Agent(
+                            address: socketAddress,
                             version: version,
-                            community: ByteBuffer(bytes: community),
+                            community: shared,
                             timeout: Int64(timeout) * 1_000_000,
-                            retries: retries
+                            retries: retries,
+                            pool: index
                         )
                     )
                 )
@@ -86,34 +93,78 @@ public struct GatewayPlan: Sendable {
                 }
                 do {
                     let objects = try SNMPRec.parse(String(decoding: data, as: UTF8.self))
-                    self.backends.append(
-                        BackendPlan(name: backend.name, kind: .simulated(SimulatedAgent(objects: objects)))
+                    target = BackendTarget(
+                        name: backend.name,
+                        group: backend.group,
+                        kind: .simulated(SharedSimulatedAgent(SimulatedAgent(objects: objects)))
                     )
                 } catch {
                     throw PlanError(description: "backend '\(backend.name)': \(path): \(error)")
                 }
             }
+            backends.append(target)
+            byName[backend.name] = target
         }
         // Each view compiled once, shared by the routes that name it.
         var views: [String: ViewPolicy] = [:]
         for view in configuration.views {
             views[view.name] = ViewPolicy(include: view.include.map(\.arcs), exclude: view.exclude.map(\.arcs))
         }
-        self.routes = configuration.routes.map { route in
-            RoutePlan(
-                name: route.name,
-                backend: backendIndex[route.backend]!,
-                policy: RoutePolicy(
-                    readView: route.readView.flatMap { views[$0] },
-                    writeView: route.writeView.flatMap { views[$0] },
-                    rewrites: route.rewrite.map {
-                        RoutePolicy.Rewrite(backend: Array($0.backend.arcs), manager: Array($0.manager.arcs))
-                    }
-                ),
-                dropOnTimeout: route.onTimeout == .drop
+        var routes: [RouteTarget] = []
+        for (index, route) in configuration.routes.enumerated() {
+            let backend: RouteTarget.Backend
+            switch route.backend {
+            case .named(let name):
+                guard let target = byName[name] else {
+                    throw PlanError(description: "route '\(route.name)': no backend named '\(name)'")
+                }
+                backend = .fixed(target)
+            case .byContext(let group):
+                backend = .byContext(group: group)
+            }
+            routes.append(
+                RouteTarget(
+                    name: route.name,
+                    index: index,
+                    backend: backend,
+                    policy: RoutePolicy(
+                        readView: route.readView.flatMap { views[$0] },
+                        writeView: route.writeView.flatMap { views[$0] },
+                        rewrites: route.rewrite.map {
+                            RoutePolicy.Rewrite(backend: Array($0.backend.arcs), manager: Array($0.manager.arcs))
+                        }
+                    ),
+                    dropOnTimeout: route.onTimeout == .drop
+                )
             )
         }
-        self.routeTable = RouteTable(routes: configuration.routes)
+        let rules = configuration.routes.map { route in
+            RouteTable.Rule(
+                users: route.users,
+                communities: route.communities,
+                context: {
+                    switch route.context {
+                    case .any: return nil
+                    case .exactly(let name): return name
+                    }
+                }(),
+                sources: route.sources
+            )
+        }
+        let limits = configuration.limits
+        self.snapshot = ForwardingSnapshot(
+            routes: routes,
+            routeTable: RouteTable(rules: rules),
+            backends: backends,
+            limits: ForwardingLimits(
+                maxRepetitions: limits.maxRepetitions,
+                maxVarbinds: limits.maxVarbinds,
+                maxPending: limits.maxPending,
+                maxBackendRequests: limits.maxBackendRequests
+            ),
+            pools: pools,
+            socketsPerPool: configuration.backendSockets
+        )
     }
 
     static func socketAddress(_ transport: TransportAddress) throws(PlanError) -> SocketAddress {
@@ -122,5 +173,19 @@ public struct GatewayPlan: Sendable {
         } catch {
             throw PlanError(description: "\(transport): not an IP address")
         }
+    }
+}
+
+/// A simulated device shared by every event loop, so that a Set is seen by every later Get. It is a
+/// demonstration and test device, not the hot path: a lock is fine here.
+final class SharedSimulatedAgent: SimulatedResponder {
+    private let agent: NIOLockedValueBox<SimulatedAgent>
+
+    init(_ agent: SimulatedAgent) {
+        self.agent = NIOLockedValueBox(agent)
+    }
+
+    func respond(to request: PDU) -> PDU? {
+        self.agent.withLockedValue { $0.respond(to: request) }
     }
 }

@@ -12,6 +12,7 @@ import SNMPSecurity
 import ServiceLifecycle
 import UnixSignals
 import WardenConfig
+import WardenForwarder
 
 #if canImport(Glibc)
 import Glibc
@@ -68,9 +69,10 @@ public struct GatewayService: Service {
                 "engine_id": "\(identity.engineID.map { String(format: "%02x", $0) }.joined())",
                 "engine_boots": "\(identity.boots)",
                 "threads": "\(self.threads)",
-                "backends": "\(self.plan.backends.count)",
-                "routes": "\(self.plan.routes.count)",
-                "community_front_end": "\(self.plan.routeTable.acceptsCommunities ? "on" : "off")",
+                "backends": "\(self.plan.snapshot.backends.count)",
+                "routes": "\(self.plan.snapshot.routes.count)",
+                "backend_sockets": "\(self.plan.snapshot.socketCount * self.threads)",
+                "community_front_end": "\(self.plan.snapshot.routeTable.acceptsCommunities ? "on" : "off")",
             ]
         )
         // Runs until SIGTERM/SIGINT (or cancellation).

@@ -95,7 +95,7 @@ struct ConfigurationTests {
         )
         let route = configuration.routes[0]
         #expect(
-            route.users == ["noc"] && route.context == .exactly("legacy-switch") && route.backend == "legacy-switch"
+            route.users == ["noc"] && route.context == .exactly("legacy-switch") && route.backend == .named("legacy-switch")
         )
         #expect(route.readView == "monitoring" && route.writeView == nil && route.onTimeout == .genErr)
         #expect(

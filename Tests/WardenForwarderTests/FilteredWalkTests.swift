@@ -114,8 +114,9 @@ struct WalkScenario: CustomStringConvertible {
     }
 }
 
-/// Runs one manager request through a FilteredExchange against a simulated agent spoken to in
-/// `version`; returns the response and the number of back-end requests.
+/// Runs one manager request through the shipped request machine (a v2c manager on its front end)
+/// against a simulated agent spoken to in `version`; returns the response and the number of
+/// back-end requests.
 func run(
     _ request: PDU,
     policy: RoutePolicy,
@@ -123,26 +124,20 @@ func run(
     version: SNMPVersion,
     rounds: Int = 32
 ) -> (PDU, Int) {
-    var filtered = FilteredExchange(request: request, policy: policy, maximumRounds: rounds, backendVersion: version)
-    var outcome = filtered.start()
-    var packets = 0
-    while case .send(let backendRequest) = outcome {
-        var exchange = BackendExchange(request: backendRequest, backendVersion: version)
-        var response: PDU
-        while true {
-            packets += 1
-            let sent = exchange.nextRequest(requestID: Int32(packets))
-            var v1 = V1Agent(agent: agent)
-            let reply = version == .v1 ? v1.respond(to: sent) : agent.respond(to: sent)!
-            if case .respond(let done) = exchange.receive(reply) {
-                response = done
-                break
-            }
+    var device = agent
+    let harness = MachineHarness(policy: policy, version: version, rounds: rounds) { sent in
+        if version == .v1 {
+            var v1 = V1Agent(agent: device)
+            defer { device = v1.agent }
+            return v1.respond(to: sent)
         }
-        outcome = filtered.receive(response)
+        return device.respond(to: sent)
     }
-    guard case .respond(let response) = outcome else { preconditionFailure() }
-    return (response, packets)
+    let replies = harness.ask(request)
+    agent = device
+    #expect(replies.count == 1, "one answer per request, not \(replies.count)")
+    #expect(harness.machine.pendingCount == 0)
+    return (replies.first ?? PDU(type: .response, requestID: -1, errorStatus: .genErr, varbinds: []), harness.backendPackets)
 }
 
 @Suite("Filtered walks: the gateway's walk equals the back end's, filtered and mapped")

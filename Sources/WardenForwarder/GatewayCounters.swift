@@ -21,6 +21,9 @@ public struct GatewayCounters: Hashable, Sendable {
     public var communityFrontEndOff: UInt64 = 0
     /// Authenticated v3 requests no route matched (answered authorizationError).
     public var noRoute: UInt64 = 0
+    /// Requests on a `backend: "{context}"` route whose context names no device (answered
+    /// authorizationError, like no route).
+    public var noDevice: UInt64 = 0
     /// Get/GetNext/GetBulk on a route without a read view (answered without asking the back end).
     public var refusedReads: UInt64 = 0
     /// Set on a route without a write view (answered noAccess).
@@ -66,7 +69,7 @@ public struct GatewayCounters: Hashable, Sendable {
     static let named: [(String, any WritableKeyPath<GatewayCounters, UInt64> & Sendable)] = [
         ("in_packets", \.inPackets), ("in_parse_errors", \.inParseErrors), ("unexpected_pdus", \.unexpectedPDUs),
         ("bad_community_names", \.badCommunityNames), ("bad_community_uses", \.badCommunityUses),
-        ("community_front_end_off", \.communityFrontEndOff), ("no_route", \.noRoute),
+        ("community_front_end_off", \.communityFrontEndOff), ("no_route", \.noRoute), ("no_device", \.noDevice),
         ("refused_reads", \.refusedReads), ("refused_sets", \.refusedSets), ("too_many_varbinds", \.tooManyVarbinds),
         ("clamped_repetitions", \.clampedRepetitions), ("pending_overflows", \.pendingOverflows),
         ("backend_requests", \.backendRequests), ("backend_retransmissions", \.backendRetransmissions),

@@ -1,0 +1,878 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import NIOCore
+import SNMPSecurity
+import SNMPWire
+import WardenPolicy
+
+/// Who asked, and where the answer goes.
+public struct ManagerEndpoint: Sendable {
+    /// The listener (by index) the request arrived on; the answer leaves from it.
+    public var listener: Int
+    public var remote: SocketAddress
+    /// The local address the request arrived on (packet info), for wildcard listeners.
+    public var local: SocketAddress?
+
+    public init(listener: Int, remote: SocketAddress, local: SocketAddress? = nil) {
+        self.listener = listener
+        self.remote = remote
+        self.local = local
+    }
+}
+
+/// How the manager's response is secured.
+public enum ManagerSecurity: Sendable {
+    case usm(USMRequestState)
+    case community(version: SNMPVersion, community: ByteBuffer)
+}
+
+/// What the request machine asks its event loop to do.
+public enum GatewayAction {
+    /// Send `datagram` on back-end socket `socket` (an index into the loop's pools: pool ×
+    /// sockets-per-pool + socket) to `address`.
+    case sendToBackend(ByteBuffer, socket: Int, to: SocketAddress)
+    /// Send `datagram` to the manager from the listener it asked.
+    case reply(ByteBuffer, to: ManagerEndpoint)
+    /// Call ``RequestMachine/timerFired(now:into:)`` at `deadline` (monotonic nanoseconds); replaces
+    /// any earlier request to arm.
+    case armTimer(deadline: Int64)
+    /// Something an operator should read (already rate-limited).
+    case audit(AuditEvent)
+}
+
+/// The receiver of a machine's actions. The event loop performs each at once (the datagram's
+/// buffer is reused after the call returns); tests collect them.
+public protocol GatewayActionSink {
+    mutating func perform(_ action: GatewayAction)
+}
+
+/// Refusals and troubles worth a log line, at most one per source, route and reason a minute.
+public enum AuditEvent: Sendable {
+    /// An authenticated v3 request that no route matched (answered authorizationError).
+    case noRoute(source: SocketAddress, user: String, context: String)
+    /// A `backend: "{context}"` route and a context that names no device (answered like no route).
+    case noDevice(route: String, source: SocketAddress, user: String, context: String)
+    /// A v1/v2c request with a community no route allows from this source (dropped).
+    case communityRefused(source: SocketAddress, version: SNMPVersion)
+    /// A route's policy refused (part of) a request.
+    case refused(route: String, reason: String, user: String, context: String, source: SocketAddress, oid: OID?)
+    /// The pending table was full: the request was handled as a timeout.
+    case pendingOverflow(backend: String)
+}
+
+/// One manager request waiting for a back end. A class: it moves between the machine, the pending
+/// table and the timer heap as one reference, not as a copy of everything it holds.
+final class PendingRequest {
+    let endpoint: ManagerEndpoint
+    let security: ManagerSecurity
+    /// The request as the manager sent it (GetBulk repetitions clamped).
+    let managerRequest: PDU
+    /// The route and back end, from the snapshot the request started under.
+    let route: RouteTarget
+    let backend: BackendTarget
+    /// The request through the route's views and rewrites, across back-end rounds.
+    var filtered: FilteredExchange
+    /// The current round's back-end request, adapted to the agent's version.
+    var exchange: BackendExchange?
+    /// A v1 manager's GetNext that met Counter64s: the answer so far and the positions asked again.
+    var skipping: (answer: PDU, positions: [Int], rounds: Int)?
+
+    init(
+        endpoint: ManagerEndpoint,
+        security: ManagerSecurity,
+        managerRequest: PDU,
+        route: RouteTarget,
+        backend: BackendTarget,
+        filtered: FilteredExchange
+    ) {
+        self.endpoint = endpoint
+        self.security = security
+        self.managerRequest = managerRequest
+        self.route = route
+        self.backend = backend
+        self.filtered = filtered
+    }
+}
+
+/// The gateway's protocol logic for one event loop, as a machine with no I/O and no clock
+/// (DESIGN.md §2, "the request machine").
+///
+/// Events go in with the time (`now`, monotonic nanoseconds): a datagram from a manager, a datagram
+/// on a back-end socket, the timer. Actions come out through a ``GatewayActionSink``: send this
+/// datagram to that agent on that socket, reply to the manager, arm the timer, audit. Between the
+/// two the machine does everything a request needs: SNMP decoding, USM, routing, the limits, the
+/// route's policy (``FilteredExchange``), RFC 3584 translation (``BackendExchange``), the v1
+/// manager's Counter64 re-ask, request-ids per socket, retransmissions and timeouts, and the
+/// encoded, secured answer. The event loop only moves datagrams and timers.
+///
+/// Back-end sockets are a fixed pool shared by every back end: request-ids are unique per socket
+/// while pending, and an answer is accepted only on the socket the request left from, from the
+/// agent's exact address and port, as a Response of the agent's version with its community and a
+/// pending request-id.
+///
+/// One per event loop; not thread-safe.
+public final class RequestMachine {
+    public private(set) var snapshot: ForwardingSnapshot
+    public private(set) var usm: USMAuthoritativeEngine
+    public private(set) var counters = GatewayCounters()
+    /// snmpEngineTime is 0 at this monotonic instant.
+    public let engineTimeOrigin: Int64
+    /// The bound on requests pending on this loop, over all back ends.
+    public let pendingCapacity: Int
+    public private(set) var pendingCount = 0
+
+    /// Pending requests by back-end socket.
+    private var pending: [PendingTable<PendingRequest>]
+    /// The next socket of each pool (round robin).
+    private var nextSocket: [Int]
+    private var deadlines = DeadlineHeap()
+    /// The deadline the loop's timer is armed for, if any.
+    private var armedDeadline: Int64?
+    /// The most requests pending at once since the table last emptied.
+    private var pendingPeak = 0
+    /// Our engine ID as scoped PDUs carry it (shared, so pending requests need no copy of it).
+    private let engineIDBuffer: ByteBuffer
+    private var scratch = ByteBuffer()
+    private var auditLimiter = AuditLimiter()
+    /// The time of the event being handled.
+    private var now: Int64 = 0
+
+    /// A v1 manager's GetNext asks again past Counter64s at most this often.
+    static let maximumSkipRounds = 32
+    /// The timer wakes at most this often (nanoseconds): deadlines are coalesced.
+    static let timerResolution: Int64 = 5_000_000
+    /// Over IPv4 a UDP payload holds at most 65,507 octets.
+    static let maximumCommunityResponse = 65_507
+
+    /// - Parameters:
+    ///   - loopCount: how many loops share `limits.maxPending`.
+    ///   - engineTimeOrigin: the monotonic instant (nanoseconds) at which snmpEngineTime was 0.
+    public init(
+        snapshot: ForwardingSnapshot,
+        usm: USMAuthoritativeEngine,
+        loopCount: Int,
+        engineTimeOrigin: Int64,
+        firstRequestID: () -> Int32 = { Int32.random(in: 1...Int32.max) }
+    ) {
+        self.snapshot = snapshot
+        self.usm = usm
+        self.engineTimeOrigin = engineTimeOrigin
+        self.engineIDBuffer = ByteBuffer(bytes: usm.identity.engineID)
+        self.pendingCapacity = max(1, snapshot.limits.maxPending / max(1, loopCount))
+        self.pending = (0..<snapshot.socketCount).map { _ in
+            PendingTable(capacity: max(1, snapshot.limits.maxPending), firstRequestID: firstRequestID())
+        }
+        self.nextSocket = Array(repeating: 0, count: snapshot.pools.count)
+    }
+
+    /// snmpEngineTime at `now` (RFC 3414 §2.2.1).
+    public func engineTime(at now: Int64) -> Int32 {
+        Int32(clamping: max(0, now - self.engineTimeOrigin) / 1_000_000_000)
+    }
+
+    // MARK: - From managers
+
+    /// A datagram from a manager.
+    public func receiveFromManager<Sink: GatewayActionSink>(
+        _ datagram: ByteBuffer,
+        from endpoint: ManagerEndpoint,
+        now: Int64,
+        into sink: inout Sink
+    ) {
+        self.now = now
+        self.counters.inPackets &+= 1
+        let message: SNMPMessage
+        do {
+            message = try SNMPMessage(decoding: datagram)
+        } catch {
+            self.counters.inParseErrors &+= 1
+            self.usm.countParseError()
+            return
+        }
+        switch message {
+        case .v3(let v3):
+            self.receiveV3(v3, datagram: datagram, from: endpoint, into: &sink)
+        case .community(let community):
+            self.receiveCommunity(community, from: endpoint, into: &sink)
+        }
+    }
+
+    private func receiveV3<Sink: GatewayActionSink>(
+        _ message: SNMPv3Message,
+        datagram: ByteBuffer,
+        from endpoint: ManagerEndpoint,
+        into sink: inout Sink
+    ) {
+        switch self.usm.receive(message, datagram: datagram, engineTime: self.engineTime(at: self.now)) {
+        case .drop:
+            return
+        case .report(let report, _):
+            self.counters.outResponses &+= 1
+            sink.perform(.reply(report, to: endpoint))
+        case .accept(let request):
+            let pdu = request.scopedPDU.pdu
+            let security = ManagerSecurity.usm(request.state)
+            // A command responder serves requests; an Inform is for a notification receiver.
+            guard pdu.type.isConfirmed && pdu.type != .inform else {
+                self.counters.unexpectedPDUs &+= 1
+                return
+            }
+            let remote = endpoint.remote
+            let snapshot = self.snapshot
+            let context = request.state.contextName
+            guard
+                let index = snapshot.routeTable.match(user: request.state.userName, context: context, source: {
+                    Self.addressBits(remote)
+                })
+            else {
+                self.counters.noRoute &+= 1
+                if self.auditLimiter.allows(.noRoute, route: -1, source: remote, now: self.now) {
+                    sink.perform(
+                        .audit(
+                            .noRoute(
+                                source: remote,
+                                user: String(buffer: request.state.userName),
+                                context: String(buffer: context)
+                            )
+                        )
+                    )
+                }
+                self.refuse(pdu, security: security, to: endpoint, into: &sink)
+                return
+            }
+            let route = snapshot.routes[index]
+            guard let backend = snapshot.backend(for: route, context: context) else {
+                self.counters.noDevice &+= 1
+                if self.auditLimiter.allows(.noDevice, route: index, source: remote, now: self.now) {
+                    sink.perform(
+                        .audit(
+                            .noDevice(
+                                route: route.name,
+                                source: remote,
+                                user: String(buffer: request.state.userName),
+                                context: String(buffer: context)
+                            )
+                        )
+                    )
+                }
+                self.refuse(pdu, security: security, to: endpoint, into: &sink)
+                return
+            }
+            self.serve(pdu, route: route, backend: backend, security: security, from: endpoint, into: &sink)
+        }
+    }
+
+    /// No route (or no device): a Response with authorizationError (RFC 3415's noAccessEntry), so
+    /// the manager fails at once instead of timing out.
+    private func refuse<Sink: GatewayActionSink>(
+        _ pdu: PDU,
+        security: ManagerSecurity,
+        to endpoint: ManagerEndpoint,
+        into sink: inout Sink
+    ) {
+        let response = PDU(
+            type: .response,
+            requestID: pdu.requestID,
+            errorStatus: .authorizationError,
+            errorIndex: 0,
+            varbinds: pdu.varbinds
+        )
+        self.respond(response, security: security, to: endpoint, requestType: pdu.type, into: &sink)
+    }
+
+    private func receiveCommunity<Sink: GatewayActionSink>(
+        _ message: CommunityMessage,
+        from endpoint: ManagerEndpoint,
+        into sink: inout Sink
+    ) {
+        guard case .pdu(let pdu) = message.pdu else {
+            self.counters.unexpectedPDUs &+= 1
+            return
+        }
+        let snapshot = self.snapshot
+        guard snapshot.routeTable.acceptsCommunities else {
+            self.counters.communityFrontEndOff &+= 1
+            return
+        }
+        let remote = endpoint.remote
+        guard
+            let index = snapshot.routeTable.match(community: message.community, source: { Self.addressBits(remote) }),
+            // A community route has no context to pick a device by.
+            let backend = snapshot.backend(for: snapshot.routes[index], context: ByteBuffer())
+        else {
+            if snapshot.routeTable.knows(community: message.community) {
+                self.counters.badCommunityUses &+= 1
+            } else {
+                self.counters.badCommunityNames &+= 1
+            }
+            if self.auditLimiter.allows(.community, route: -1, source: remote, now: self.now) {
+                sink.perform(.audit(.communityRefused(source: remote, version: message.version)))
+            }
+            return
+        }
+        // RFC 3416 / RFC 1157: only requests; GetBulk does not exist in v1.
+        guard
+            pdu.type == .get || pdu.type == .getNext || pdu.type == .set
+                || (pdu.type == .getBulk && message.version == .v2c)
+        else {
+            self.counters.unexpectedPDUs &+= 1
+            return
+        }
+        self.serve(
+            pdu,
+            route: snapshot.routes[index],
+            backend: backend,
+            security: .community(version: message.version, community: message.community),
+            from: endpoint,
+            into: &sink
+        )
+    }
+
+    /// Applies the limits and the route's policy and hands the request to its back end.
+    private func serve<Sink: GatewayActionSink>(
+        _ request: PDU,
+        route: RouteTarget,
+        backend: BackendTarget,
+        security: ManagerSecurity,
+        from endpoint: ManagerEndpoint,
+        into sink: inout Sink
+    ) {
+        var security = security
+        let limits = self.snapshot.limits
+        var pdu = request
+        if pdu.varbinds.count > limits.maxVarbinds {
+            self.counters.tooManyVarbinds &+= 1
+            self.audit(route: route, reason: "too-many-varbinds", oid: pdu.varbinds.first?.oid, security, endpoint, &sink)
+            let response = PDU(type: .response, requestID: pdu.requestID, errorStatus: .tooBig, varbinds: [])
+            self.respond(response, security: security, to: endpoint, requestType: pdu.type, original: request, into: &sink)
+            return
+        }
+        switch pdu.type {
+        case .set:
+            if route.policy.writeView == nil { self.counters.refusedSets &+= 1 }
+        case .get, .getNext:
+            if route.policy.readView == nil { self.counters.refusedReads &+= 1 }
+        case .getBulk:
+            if route.policy.readView == nil { self.counters.refusedReads &+= 1 }
+            if pdu.maxRepetitions > Int32(limits.maxRepetitions) {
+                self.counters.clampedRepetitions &+= 1
+                pdu.maxRepetitions = Int32(limits.maxRepetitions)
+            }
+            if pdu.nonRepeaters < 0 { pdu.nonRepeaters = 0 }
+            if pdu.maxRepetitions < 0 { pdu.maxRepetitions = 0 }
+        default:
+            self.counters.unexpectedPDUs &+= 1
+            return
+        }
+        let agent = backend.agent
+        if agent == nil {
+            self.counters.simulatedRequests &+= 1
+        } else {
+            // The request will wait for the agent: copy it out of the receive (or decryption)
+            // buffer it was decoded from, so that buffer is free for the next datagram instead of
+            // being pinned (and copied) for as long as the request is pending.
+            pdu = pdu.compacted()
+            if case .usm(var state) = security {
+                state.contextEngineID =
+                    state.contextEngineID == self.engineIDBuffer
+                    ? self.engineIDBuffer : Self.copy(state.contextEngineID)
+                state.contextName = state.contextName.readableBytes == 0 ? ByteBuffer() : Self.copy(state.contextName)
+                security = .usm(state)
+            }
+        }
+        var filtered = FilteredExchange(
+            request: pdu,
+            policy: route.policy,
+            maximumRounds: limits.maxBackendRequests,
+            backendVersion: agent?.version ?? .v2c
+        )
+        let outcome = filtered.start()
+        let pending = PendingRequest(
+            endpoint: endpoint,
+            security: security,
+            managerRequest: pdu,
+            route: route,
+            backend: backend,
+            filtered: filtered
+        )
+        self.drive(pending, outcome, into: &sink)
+    }
+
+    /// Carries a filtered exchange forward: a simulated back end answers at once; an agent's
+    /// request goes out and the rest happens when its answer arrives.
+    private func drive<Sink: GatewayActionSink>(
+        _ request: PendingRequest,
+        _ outcome: FilteredExchange.Outcome,
+        into sink: inout Sink
+    ) {
+        var outcome = outcome
+        while true {
+            switch outcome {
+            case .respond(let response):
+                for (reason, oid) in request.filtered.refusals {
+                    self.audit(
+                        route: request.route,
+                        reason: reason.rawValue,
+                        oid: oid,
+                        request.security,
+                        request.endpoint,
+                        &sink
+                    )
+                }
+                self.answer(request, with: response, into: &sink)
+                return
+            case .send(let backendRequest):
+                switch request.backend.kind {
+                case .simulated(let device):
+                    let reply =
+                        device.respond(to: backendRequest)
+                        ?? PDU(type: .response, requestID: 0, errorStatus: .genErr, varbinds: backendRequest.varbinds)
+                    outcome = request.filtered.receive(reply)
+                case .agent(let agent):
+                    request.exchange = BackendExchange(request: backendRequest, backendVersion: agent.version)
+                    self.forward(request, agent: agent, into: &sink)
+                    return
+                }
+            }
+        }
+    }
+
+    /// One refusal: counted per route and reason, audited at most once per source, route and
+    /// reason a minute.
+    private func audit<Sink: GatewayActionSink>(
+        route: RouteTarget,
+        reason: String,
+        oid: OID?,
+        _ security: ManagerSecurity,
+        _ endpoint: ManagerEndpoint,
+        _ sink: inout Sink
+    ) {
+        self.counters.refusals["\(route.name)/\(reason)", default: 0] &+= 1
+        guard
+            self.auditLimiter.allows(
+                .refusal(reason),
+                route: route.index,
+                source: endpoint.remote,
+                now: self.now
+            )
+        else { return }
+        var user = "community"
+        var context = ""
+        if case .usm(let state) = security {
+            user = String(buffer: state.userName)
+            context = String(buffer: state.contextName)
+        }
+        sink.perform(
+            .audit(
+                .refused(
+                    route: route.name,
+                    reason: reason,
+                    user: user,
+                    context: context,
+                    source: endpoint.remote,
+                    oid: oid
+                )
+            )
+        )
+    }
+
+    // MARK: - To and from agents
+
+    /// Sends the exchange's next request to its agent on the next socket of its pool, recording it
+    /// as pending there.
+    private func forward<Sink: GatewayActionSink>(
+        _ request: PendingRequest,
+        agent: BackendTarget.Agent,
+        into sink: inout Sink
+    ) {
+        guard self.pendingCount < self.pendingCapacity else {
+            self.overflow(request, into: &sink)
+            return
+        }
+        let pool = agent.pool
+        let perPool = self.snapshot.socketsPerPool
+        let socket = pool * perPool + self.nextSocket[pool]
+        self.nextSocket[pool] = (self.nextSocket[pool] + 1) % perPool
+        let exchange = request.exchange!
+        let id = self.pending[socket].insert(
+            request,
+            now: self.now,
+            timeout: agent.timeout,
+            retries: agent.retries
+        ) { requestID in
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(256)
+            buffer.writeCommunityMessage(
+                CommunityMessage(
+                    version: agent.version,
+                    community: agent.community,
+                    pdu: .pdu(exchange.nextRequest(requestID: requestID))
+                )
+            )
+            return buffer
+        }
+        guard let id, let entry = self.pending[socket].entry(id) else {
+            self.overflow(request, into: &sink)
+            return
+        }
+        self.pendingCount += 1
+        self.pendingPeak = max(self.pendingPeak, self.pendingCount)
+        self.counters.backendRequests &+= 1
+        sink.perform(.sendToBackend(entry.datagram, socket: socket, to: agent.address))
+        self.schedule(entry.deadline, socket: socket, requestID: id, into: &sink)
+    }
+
+    private func overflow<Sink: GatewayActionSink>(_ request: PendingRequest, into sink: inout Sink) {
+        self.counters.pendingOverflows &+= 1
+        if self.auditLimiter.allows(.overflow, route: -1, source: nil, now: self.now) {
+            sink.perform(.audit(.pendingOverflow(backend: request.backend.name)))
+        }
+        self.timedOut(request, into: &sink)
+    }
+
+    /// A datagram on back-end socket `socket` from `source`.
+    public func receiveFromBackend<Sink: GatewayActionSink>(
+        _ datagram: ByteBuffer,
+        socket: Int,
+        from source: SocketAddress,
+        now: Int64,
+        into sink: inout Sink
+    ) {
+        self.now = now
+        guard socket >= 0 && socket < self.pending.count,
+            case .community(let message)? = try? SNMPMessage(decoding: datagram),
+            case .pdu(let pdu) = message.pdu
+        else {
+            self.counters.backendMalformed &+= 1
+            return
+        }
+        guard let entry = self.pending[socket].entry(pdu.requestID), let agent = entry.context.backend.agent else {
+            self.counters.backendUnmatched &+= 1
+            return
+        }
+        // Only the agent this request went to may answer it.
+        guard source == agent.address else {
+            self.counters.backendWrongSource &+= 1
+            return
+        }
+        guard message.version == agent.version, pdu.type == .response else {
+            self.counters.backendMalformed &+= 1
+            return
+        }
+        guard message.community == agent.community else {
+            self.counters.backendWrongCommunity &+= 1
+            return
+        }
+        guard entry.context.exchange?.isPlausible(pdu) == true else {
+            self.counters.backendUnmatched &+= 1
+            return
+        }
+        _ = self.pending[socket].remove(pdu.requestID)
+        self.pendingCount -= 1
+        self.counters.backendResponses &+= 1
+        let request = entry.context
+        switch request.exchange!.receive(pdu) {
+        case .sendAgain:
+            self.forward(request, agent: agent, into: &sink)
+        case .respond(let response):
+            let outcome = request.filtered.receive(response)
+            self.drive(request, outcome, into: &sink)
+        }
+        self.afterPendingChange()
+    }
+
+    /// A complete answer: to the manager, or on to skip Counter64s for a v1 manager.
+    private func answer<Sink: GatewayActionSink>(_ request: PendingRequest, with response: PDU, into sink: inout Sink) {
+        var response = response
+        if case .community(.v1, _) = request.security, request.managerRequest.type == .getNext {
+            if var skipping = request.skipping {
+                // Merge the re-asked positions into the answer so far.
+                for (offset, position) in skipping.positions.enumerated() where offset < response.varbinds.count {
+                    skipping.answer.varbinds[position] = response.varbinds[offset]
+                }
+                if response.errorStatus != .noError {
+                    // The index counts in the re-asked positions: back to the manager's list.
+                    var failed = response
+                    let index = Int(response.errorIndex)
+                    failed.errorIndex =
+                        index >= 1 && index <= skipping.positions.count ? Int32(skipping.positions[index - 1] + 1) : 0
+                    failed.varbinds = skipping.answer.varbinds
+                    skipping.answer = failed
+                }
+                response = skipping.answer
+                request.skipping = skipping
+            }
+            let positions = ManagerTranslation.counter64Positions(response)
+            let rounds = (request.skipping?.rounds ?? 0) + 1
+            if !positions.isEmpty && rounds <= Self.maximumSkipRounds {
+                // RFC 3584 §4.2.2.1: ask again from each Counter64, through the same policy.
+                let again = PDU(
+                    type: .getNext,
+                    requestID: response.requestID,
+                    varbinds: positions.map { VarBind(oid: response.varbinds[$0].oid) }
+                )
+                request.filtered = FilteredExchange(
+                    request: again,
+                    policy: request.route.policy,
+                    maximumRounds: self.snapshot.limits.maxBackendRequests,
+                    backendVersion: request.backend.agent?.version ?? .v2c
+                )
+                request.skipping = (response, positions, rounds)
+                let outcome = request.filtered.start()
+                self.drive(request, outcome, into: &sink)
+                return
+            }
+        }
+        self.respond(
+            response,
+            security: request.security,
+            to: request.endpoint,
+            requestType: request.managerRequest.type,
+            original: request.managerRequest,
+            into: &sink
+        )
+    }
+
+    // MARK: - Timers
+
+    private func schedule<Sink: GatewayActionSink>(
+        _ deadline: Int64,
+        socket: Int,
+        requestID: Int32,
+        into sink: inout Sink
+    ) {
+        self.deadlines.push(DeadlineHeap.Entry(deadline: deadline, socket: Int32(socket), requestID: requestID))
+        if let armed = self.armedDeadline, armed <= deadline { return }
+        self.arm(deadline, into: &sink)
+    }
+
+    private func arm<Sink: GatewayActionSink>(_ deadline: Int64, into sink: inout Sink) {
+        // Coalesce: wake at most every timerResolution.
+        let at = max(deadline, self.now + Self.timerResolution)
+        if let armed = self.armedDeadline, armed <= at { return }
+        self.armedDeadline = at
+        sink.perform(.armTimer(deadline: at))
+    }
+
+    /// The timer armed by `.armTimer` fired: retransmissions and timeouts that are due.
+    public func timerFired<Sink: GatewayActionSink>(now: Int64, into sink: inout Sink) {
+        self.now = now
+        self.armedDeadline = nil
+        while let due = self.deadlines.popDue(now: now) {
+            let socket = Int(due.socket)
+            guard let decision = self.pending[socket].expire(due.requestID, deadline: due.deadline, now: now) else {
+                continue
+            }
+            switch decision {
+            case .retransmit(let id, let datagram):
+                guard let entry = self.pending[socket].entry(id), let agent = entry.context.backend.agent else { continue }
+                self.counters.backendRetransmissions &+= 1
+                sink.perform(.sendToBackend(datagram, socket: socket, to: agent.address))
+                self.deadlines.push(DeadlineHeap.Entry(deadline: entry.deadline, socket: due.socket, requestID: id))
+            case .timedOut(_, let request):
+                self.pendingCount -= 1
+                self.counters.backendTimeouts &+= 1
+                self.timedOut(request, into: &sink)
+            }
+        }
+        self.afterPendingChange()
+        if let next = self.deadlines.earliest {
+            self.arm(next.deadline, into: &sink)
+        }
+    }
+
+    /// Keeps the timer heap small: empty when nothing is pending, rebuilt from the live requests
+    /// when answered ones (which stay in the heap until their deadline) outnumber them.
+    private func afterPendingChange() {
+        if self.pendingCount == 0 {
+            self.deadlines.removeAll()
+            if self.pendingPeak >= 1000 {
+                // A burst is over (10,000 requests on a dead back end, say): give the memory back.
+                self.pendingPeak = 0
+                for index in self.pending.indices { self.pending[index].releaseStorageIfEmpty() }
+                self.burstEnded = true
+            }
+        } else if self.deadlines.count > 4 * self.pendingCount + 4096 {
+            var live: [DeadlineHeap.Entry] = []
+            live.reserveCapacity(self.pendingCount)
+            for (socket, table) in self.pending.enumerated() {
+                for (id, deadline) in table.deadlines {
+                    live.append(DeadlineHeap.Entry(deadline: deadline, socket: Int32(socket), requestID: id))
+                }
+            }
+            self.deadlines.rebuild(live)
+        }
+    }
+
+    /// Whether a burst of pending requests ended since the last call (the loop then returns free
+    /// heap pages to the system).
+    public func takeBurstEnded() -> Bool {
+        defer { self.burstEnded = false }
+        return self.burstEnded
+    }
+    private var burstEnded = false
+
+    /// No answer: the route's `on-timeout` (genErr by default, so the manager fails fast).
+    private func timedOut<Sink: GatewayActionSink>(_ request: PendingRequest, into sink: inout Sink) {
+        if request.route.dropOnTimeout {
+            self.counters.droppedOnTimeout &+= 1
+            return
+        }
+        let original = request.managerRequest
+        let response = PDU(
+            type: .response,
+            requestID: original.requestID,
+            errorStatus: .genErr,
+            errorIndex: 0,
+            varbinds: original.varbinds
+        )
+        self.respond(
+            response,
+            security: request.security,
+            to: request.endpoint,
+            requestType: original.type,
+            original: original,
+            into: &sink
+        )
+    }
+
+    // MARK: - Answers
+
+    /// Encodes `response` for the manager (USM or community, v1 translation) and sends it.
+    private func respond<Sink: GatewayActionSink>(
+        _ response: PDU,
+        security: ManagerSecurity,
+        to endpoint: ManagerEndpoint,
+        requestType: PDUType,
+        original: PDU? = nil,
+        into sink: inout Sink
+    ) {
+        // Take the scratch buffer out so that it is uniquely referenced: clear() then reuses its
+        // storage instead of copying it (the sink copied the previous datagram out synchronously).
+        var buffer = self.scratch
+        self.scratch = ByteBuffer()
+        buffer.clear()
+        defer { self.scratch = buffer }
+        switch security {
+        case .usm(let state):
+            let fits = self.usm.encodeResponse(
+                response,
+                to: state,
+                engineTime: self.engineTime(at: self.now),
+                into: &buffer,
+                trimToFit: requestType == .getBulk
+            )
+            guard fits else { return }
+        case .community(let version, let community):
+            var pdu = response
+            if version == .v1 {
+                pdu = ManagerTranslation.v1Response(response, request: original ?? response)
+            }
+            Self.writeCommunityResponse(pdu, version: version, community: community, requestType: requestType,
+                original: original, into: &buffer)
+        }
+        self.counters.outResponses &+= 1
+        sink.perform(.reply(buffer, to: endpoint))
+    }
+
+    /// A v1/v2c response, made to fit one UDP datagram: a GetBulk loses varbinds from the end until
+    /// it fits (never tooBig, RFC 3416 §4.2.3); anything else too large is tooBig (§4.2.1).
+    static func writeCommunityResponse(
+        _ response: PDU,
+        version: SNMPVersion,
+        community: ByteBuffer,
+        requestType: PDUType,
+        original: PDU?,
+        into buffer: inout ByteBuffer
+    ) {
+        var pdu = response
+        let start = buffer.writerIndex
+        buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
+        guard buffer.readableBytes - start > Self.maximumCommunityResponse else { return }
+        if requestType == .getBulk {
+            let all = pdu.varbinds
+            var fits = 0
+            var tooLarge = all.count
+            while tooLarge - fits > 1 {
+                let middle = (fits + tooLarge) / 2
+                pdu.varbinds = Array(all[0..<middle])
+                buffer.moveWriterIndex(to: start)
+                buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
+                if buffer.readableBytes - start <= Self.maximumCommunityResponse {
+                    fits = middle
+                } else {
+                    tooLarge = middle
+                }
+            }
+            pdu.varbinds = Array(all[0..<fits])
+        } else {
+            pdu.errorStatus = .tooBig
+            pdu.errorIndex = 0
+            pdu.varbinds = version == .v1 ? (original?.varbinds ?? []) : []
+        }
+        buffer.moveWriterIndex(to: start)
+        buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
+    }
+
+    // MARK: - Helpers
+
+    static func copy(_ bytes: ByteBuffer) -> ByteBuffer {
+        var copy = ByteBuffer()
+        copy.writeImmutableBuffer(bytes)
+        return copy
+    }
+
+    /// The source address as routes compare it.
+    public static func addressBits(_ address: SocketAddress) -> IPAddressBits {
+        switch address {
+        case .v4(let v4):
+            return IPAddressBits(high: UInt64(UInt32(bigEndian: v4.address.sin_addr.s_addr)) << 32, low: 0, isIPv4: true)
+        case .v6(let v6):
+            return withUnsafeBytes(of: v6.address.sin6_addr) { IPAddressBits(exactly: $0)! }.canonical
+        default:
+            return IPAddressBits(high: 0, low: 0, isIPv4: false)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension RequestMachine: Sendable {}
+
+/// Audit events that a flood could repeat: at most one per kind, route and source a minute, and a
+/// bounded key set. The key is built without strings, so a flood costs a hash lookup per datagram.
+struct AuditLimiter {
+    enum Kind: Hashable {
+        case noRoute, noDevice, community, overflow
+        case refusal(String)
+    }
+
+    private struct Key: Hashable {
+        var kind: Kind
+        var route: Int
+        var source: IPAddressBits?
+    }
+
+    private var lastLogged: [Key: Int64] = [:]
+    private var lastPruned: Int64 = .min
+    static let interval: Int64 = 60_000_000_000
+    static let maximumKeys = 10_000
+
+    mutating func allows(_ kind: Kind, route: Int, source: SocketAddress?, now: Int64) -> Bool {
+        let key = Key(kind: kind, route: route, source: source.map(RequestMachine.addressBits))
+        if let last = self.lastLogged[key], now - last < Self.interval { return false }
+        if self.lastLogged.count >= Self.maximumKeys {
+            // Full: prune at most once per interval, so a flood of new keys costs O(1) each.
+            guard now - self.lastPruned >= Self.interval else { return false }
+            self.lastPruned = now
+            self.lastLogged = self.lastLogged.filter { now - $0.value < Self.interval }
+            if self.lastLogged.count >= Self.maximumKeys { return false }
+        }
+        self.lastLogged[key] = now
+        return true
+    }
+}

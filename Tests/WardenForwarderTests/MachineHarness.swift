@@ -1,0 +1,168 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import NIOCore
+import SNMPSecurity
+import SNMPWire
+import Testing
+import WardenForwarder
+import WardenPolicy
+import WardenSimulator
+
+/// Collects the machine's actions.
+struct CollectingSink: GatewayActionSink {
+    var actions: [GatewayAction] = []
+
+    mutating func perform(_ action: GatewayAction) {
+        // The machine reuses a reply's buffer after the call: keep a copy, as the event loop does.
+        switch action {
+        case .reply(let datagram, let endpoint):
+            self.actions.append(.reply(ByteBuffer(buffer: datagram), to: endpoint))
+        case .sendToBackend(let datagram, let socket, let address):
+            self.actions.append(.sendToBackend(ByteBuffer(buffer: datagram), socket: socket, to: address))
+        default:
+            self.actions.append(action)
+        }
+    }
+}
+
+extension ByteBuffer {
+    /// A copy with storage of its own.
+    init(buffer: ByteBuffer) {
+        self.init()
+        self.writeImmutableBuffer(buffer)
+    }
+}
+
+/// The shipped ``RequestMachine`` with nothing but datagrams around it: managers on the v2c front
+/// end (community `public`) and agents played in-process by closures. The machine's own encoding,
+/// decoding, request-ids, sockets and timers are all exercised; only the network is missing.
+final class MachineHarness {
+    struct Agent {
+        var version: SNMPVersion
+        var community: String
+        var respond: (PDU) -> PDU?
+    }
+
+    let machine: RequestMachine
+    var agents: [SocketAddress: Agent] = [:]
+    var now: Int64 = 1_000_000_000
+    /// Back-end datagrams the machine sent (first tries and retransmissions).
+    var backendPackets = 0
+    /// The timer deadline last armed.
+    var armed: Int64?
+    var audits: [AuditEvent] = []
+    static let manager = try! SocketAddress(ipAddress: "192.0.2.99", port: 40_000)
+
+    init(snapshot: ForwardingSnapshot, loopCount: Int = 1) {
+        let usm = try! USMAuthoritativeEngine(
+            identity: EngineIdentity(engineID: [0x80, 0, 0x1F, 0x88, 0x04, 1, 2, 3], boots: 1),
+            users: []
+        )
+        self.machine = RequestMachine(snapshot: snapshot, usm: usm, loopCount: loopCount, engineTimeOrigin: 0)
+    }
+
+    /// One route for community `public` to one agent at 192.0.2.1:161 speaking `version`.
+    convenience init(
+        policy: RoutePolicy,
+        version: SNMPVersion,
+        rounds: Int = 32,
+        timeout: Int64 = 1_000_000_000,
+        retries: Int = 1,
+        respond: @escaping (PDU) -> PDU?
+    ) {
+        let address = try! SocketAddress(ipAddress: "192.0.2.1", port: 161)
+        let backend = BackendTarget(
+            name: "agent",
+            kind: .agent(
+                BackendTarget.Agent(
+                    address: address,
+                    version: version,
+                    community: ByteBuffer(string: "agentcomm"),
+                    timeout: timeout,
+                    retries: retries,
+                    pool: 0
+                )
+            )
+        )
+        let snapshot = ForwardingSnapshot(
+            routes: [RouteTarget(name: "r", index: 0, backend: .fixed(backend), policy: policy, dropOnTimeout: false)],
+            routeTable: RouteTable(rules: [RouteTable.Rule(users: [], communities: [Array("public".utf8)], context: nil, sources: [])]),
+            backends: [backend],
+            limits: ForwardingLimits(maxBackendRequests: rounds),
+            pools: [try! SocketAddress(ipAddress: "0.0.0.0", port: 0)],
+            socketsPerPool: 2
+        )
+        self.init(snapshot: snapshot)
+        self.agents[address] = Agent(version: version, community: "agentcomm", respond: respond)
+    }
+
+    /// Sends `request` from a v2c manager and plays the agents until the machine replies (or stops
+    /// acting); returns the decoded replies.
+    func ask(_ request: PDU, community: String = "public", version: SNMPVersion = .v2c) -> [PDU] {
+        var buffer = ByteBuffer()
+        buffer.writeCommunityMessage(CommunityMessage(version: version, community: ByteBuffer(string: community), pdu: .pdu(request)))
+        var sink = CollectingSink()
+        self.machine.receiveFromManager(
+            buffer,
+            from: ManagerEndpoint(listener: 0, remote: Self.manager),
+            now: self.now,
+            into: &sink
+        )
+        return self.play(sink.actions)
+    }
+
+    /// Performs actions: agents answer back-end datagrams at once; replies are decoded and returned.
+    func play(_ actions: [GatewayAction]) -> [PDU] {
+        var queue = actions
+        var replies: [PDU] = []
+        while !queue.isEmpty {
+            let action = queue.removeFirst()
+            switch action {
+            case .reply(let datagram, _):
+                guard case .community(let message) = try! SNMPMessage(decoding: datagram), case .pdu(let pdu) = message.pdu
+                else {
+                    Issue.record("not a community reply")
+                    continue
+                }
+                replies.append(pdu)
+            case .sendToBackend(let datagram, let socket, let address):
+                self.backendPackets += 1
+                guard let agent = self.agents[address],
+                    case .community(let message) = try! SNMPMessage(decoding: datagram),
+                    case .pdu(let pdu) = message.pdu
+                else { continue }
+                #expect(message.version == agent.version && message.community == ByteBuffer(string: agent.community))
+                guard let answer = agent.respond(pdu) else { continue }
+                var reply = ByteBuffer()
+                var response = answer
+                response.requestID = pdu.requestID
+                reply.writeCommunityMessage(
+                    CommunityMessage(version: agent.version, community: ByteBuffer(string: agent.community), pdu: .pdu(response))
+                )
+                var sink = CollectingSink()
+                self.machine.receiveFromBackend(reply, socket: socket, from: address, now: self.now, into: &sink)
+                queue += sink.actions
+            case .armTimer(let deadline):
+                self.armed = deadline
+            case .audit(let event):
+                self.audits.append(event)
+            }
+        }
+        return replies
+    }
+
+    /// Moves the clock to the armed deadline and fires the timer.
+    func fireTimer() -> [PDU] {
+        guard let armed = self.armed else { return [] }
+        self.armed = nil
+        self.now = max(self.now, armed)
+        var sink = CollectingSink()
+        self.machine.timerFired(now: self.now, into: &sink)
+        return self.play(sink.actions)
+    }
+}
