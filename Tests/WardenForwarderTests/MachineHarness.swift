@@ -58,12 +58,38 @@ final class MachineHarness {
     var audits: [AuditEvent] = []
     static let manager = try! SocketAddress(ipAddress: "192.0.2.99", port: 40_000)
 
+    static let engineID: [UInt8] = [0x80, 0, 0x1F, 0x88, 0x04, 1, 2, 3]
+    /// A v3 manager, user `noc` at noAuthNoPriv (USM itself is tested in SNMPSecurityTests).
+    var client: USMClient
+
     init(snapshot: ForwardingSnapshot, loopCount: Int = 1) {
         let usm = try! USMAuthoritativeEngine(
-            identity: EngineIdentity(engineID: [0x80, 0, 0x1F, 0x88, 0x04, 1, 2, 3], boots: 1),
-            users: []
+            identity: EngineIdentity(engineID: Self.engineID, boots: 1),
+            users: [USMUserConfiguration(name: "noc")]
         )
         self.machine = RequestMachine(snapshot: snapshot, usm: usm, loopCount: loopCount, engineTimeOrigin: 0)
+        self.client = try! USMClient(user: USMUserConfiguration(name: "noc"))
+        try! self.client.synchronise(engineID: Self.engineID, boots: 1, time: 1, now: 1)
+    }
+
+    /// Sends `request` as the v3 user `noc` with `context`; returns the decoded answers.
+    func askV3(_ request: PDU, context: String) -> [PDU] {
+        var buffer = ByteBuffer()
+        self.client.encodeRequest(
+            request,
+            messageID: request.requestID,
+            contextName: ByteBuffer(string: context),
+            now: 1,
+            into: &buffer
+        )
+        var sink = CollectingSink()
+        self.machine.receiveFromManager(
+            buffer,
+            from: ManagerEndpoint(listener: 0, remote: Self.manager),
+            now: self.now,
+            into: &sink
+        )
+        return self.play(sink.actions)
     }
 
     /// One route for community `public` to one agent at 192.0.2.1:161 speaking `version`.
@@ -124,12 +150,20 @@ final class MachineHarness {
             let action = queue.removeFirst()
             switch action {
             case .reply(let datagram, _):
-                guard case .community(let message) = try! SNMPMessage(decoding: datagram), case .pdu(let pdu) = message.pdu
-                else {
-                    Issue.record("not a community reply")
-                    continue
+                switch try! SNMPMessage(decoding: datagram) {
+                case .community(let message):
+                    guard case .pdu(let pdu) = message.pdu else {
+                        Issue.record("not a PDU")
+                        continue
+                    }
+                    replies.append(pdu)
+                case .v3:
+                    guard case .response(_, let scoped) = self.client.receive(datagram, now: 1) else {
+                        Issue.record("not a v3 response")
+                        continue
+                    }
+                    replies.append(scoped.pdu)
                 }
-                replies.append(pdu)
             case .sendToBackend(let datagram, let socket, let address):
                 self.backendPackets += 1
                 guard let agent = self.agents[address],
