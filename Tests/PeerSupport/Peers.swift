@@ -156,6 +156,10 @@ public final class PeerProcess {
 
     public struct PeerError: Error, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// Whether the process still runs (reaps it when it has ended).

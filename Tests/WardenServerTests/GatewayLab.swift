@@ -39,35 +39,53 @@ final class GatewayLab {
 
     /// Starts snmpd; the gateway starts with ``startGateway(extra:)``.
     init(name: String) throws {
-        let snmpd = try #require(Peers.netSNMP("snmpd"), "Net-SNMP's snmpd is not installed (apt-get install snmpd)")
         self.directory = Peers.temporaryDirectory(name)
         self.backendPort = Peers.freeUDPPort()
         self.gatewayPort = Peers.freeUDPPort()
         self.configPath = self.directory + "/snmpwarden.yaml"
-        try FileManager.default.createDirectory(atPath: self.directory + "/snmpd", withIntermediateDirectories: true)
+        self.snmpd = try Self.startAgent(
+            directory: self.directory + "/snmpd",
+            listen: ["udp:127.0.0.1:\(self.backendPort)"],
+            sysName: "legacy-switch"
+        )
+        // The tools create their state directory on first use and say so once: not in a test's output.
+        _ = try? self.direct(["1.3.6.1.2.1.1.5.0"])
+    }
+
+    /// Starts a real snmpd on `listen` (Net-SNMP transport addresses) with its own files in
+    /// `directory`, read-write community ``community``, and waits until it answers on the first.
+    static func startAgent(directory: String, listen: [String], sysName: String) throws -> PeerProcess {
+        let snmpd = try #require(Peers.netSNMP("snmpd"), "Net-SNMP's snmpd is not installed (apt-get install snmpd)")
+        try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
         let config = """
-            [snmp] persistentDir \(self.directory)/snmpd
+            [snmp] persistentDir \(directory)/state
             rwcommunity \(Self.community) 127.0.0.1
             sysLocation Lab rack 1
-            sysName legacy-switch
+            sysName \(sysName)
 
             """
-        try config.write(toFile: self.directory + "/snmpd.conf", atomically: true, encoding: .utf8)
-        self.snmpd = try PeerProcess(
+        try config.write(toFile: directory + "/snmpd.conf", atomically: true, encoding: .utf8)
+        let process = try PeerProcess(
             snmpd,
             [
-                "-f", "-C", "-c", self.directory + "/snmpd.conf", "-Lf", self.directory + "/snmpd.log",
-                "udp:127.0.0.1:\(self.backendPort)",
+                "-f", "-C", "-c", directory + "/snmpd.conf", "-Lf", directory + "/snmpd.log",
+                listen.joined(separator: ","),
             ],
-            environment: Self.environment(self.directory)
+            environment: Self.environment(directory)
         )
         // Bounded wait until snmpd answers.
-        var ready = false
-        for _ in 0..<100 where !ready {
-            ready = (try? self.direct(["1.3.6.1.2.1.1.5.0"], tool: "snmpget"))?.contains("legacy-switch") ?? false
-            if !ready { usleep(50_000) }
+        let first = listen[0]
+        for _ in 0..<100 {
+            let output = try? Peers.run(
+                try #require(Peers.netSNMP("snmpget")),
+                ["-v2c", "-c", Self.community, "-On", "-r", "0", "-t", "1", first, "1.3.6.1.2.1.1.5.0"],
+                environment: Self.environment(directory),
+                timeout: 10
+            ).output
+            if output?.contains(sysName) == true { return process }
+            usleep(50_000)
         }
-        try #require(ready, "snmpd did not answer on \(self.backendPort)")
+        throw PeerProcess.PeerError(description: "snmpd did not answer on \(first)")
     }
 
     deinit {
@@ -120,12 +138,19 @@ final class GatewayLab {
     }
 
     /// Writes `configuration` and starts the gateway on it; waits for its readiness line.
-    func startGateway(_ configuration: String? = nil, threads: Int = 2) throws {
+    /// With `fileLimit`, the gateway runs under that soft limit of open files (`ulimit -n`).
+    func startGateway(_ configuration: String? = nil, threads: Int = 2, fileLimit: Int? = nil) throws {
         try (configuration ?? self.configuration()).write(toFile: self.configPath, atomically: true, encoding: .utf8)
-        let gateway = try PeerProcess(
-            Peers.builtProduct("snmpwarden"),
-            ["run", "--config", self.configPath, "--log-format", "json", "--threads", "\(threads)"]
-        )
+        let arguments = ["run", "--config", self.configPath, "--log-format", "json", "--threads", "\(threads)"]
+        let gateway: PeerProcess
+        if let fileLimit {
+            gateway = try PeerProcess(
+                "/bin/sh",
+                ["-c", "ulimit -S -n \(fileLimit) && exec \"$0\" \"$@\"", Peers.builtProduct("snmpwarden")] + arguments
+            )
+        } else {
+            gateway = try PeerProcess(Peers.builtProduct("snmpwarden"), arguments)
+        }
         self.gateway = gateway
         try #require(
             gateway.waitForLine(containing: "\"listening\"") != nil,
