@@ -99,10 +99,15 @@ public struct GatewayPlan: Sendable {
         for view in configuration.views {
             views[view.name] = ViewPolicy(include: view.include.map(\.arcs), exclude: view.exclude.map(\.arcs))
         }
-        self.routes = configuration.routes.map { route in
-            RoutePlan(
+        self.routes = try configuration.routes.map { route throws(PlanError) in
+            guard case .named(let backendName) = route.backend else {
+                throw PlanError(
+                    description: "route '\(route.name)': backend \"{context}\" is not supported by this build yet"
+                )
+            }
+            return RoutePlan(
                 name: route.name,
-                backend: backendIndex[route.backend]!,
+                backend: backendIndex[backendName]!,
                 policy: RoutePolicy(
                     readView: route.readView.flatMap { views[$0] },
                     writeView: route.writeView.flatMap { views[$0] },
