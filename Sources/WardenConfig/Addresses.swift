@@ -54,6 +54,21 @@ extension TransportAddress {
             return nil
         }
     }
+
+    /// What an inventory's `address` accepts: the transport syntax, or for short a bare literal:
+    /// `192.0.2.7`, `192.0.2.7:1161` (udp), `[2001:db8::7]`, `[2001:db8::7]:1161`, `2001:db8::7` (udp6).
+    init?(inventory text: String) {
+        if text.hasPrefix("udp:") || text.hasPrefix("udp6:") {
+            self.init(parsing: text)
+        } else if text.hasPrefix("[") {
+            self.init(parsing: "udp6:" + text)
+        } else if text.utf8.lazy.filter({ $0 == UInt8(ascii: ":") }).count > 1 {
+            guard AddressLiteral.ipv6(text) != nil else { return nil }
+            self.init(family: .udp6, host: text, port: 161)
+        } else {
+            self.init(parsing: "udp:" + text)
+        }
+    }
 }
 
 extension AddressPrefix {

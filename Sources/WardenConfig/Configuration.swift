@@ -14,12 +14,31 @@ public struct WardenConfiguration: Sendable {
     public var engine: EngineSettings
     public var listen: [TransportAddress]
     public var users: [USMUserConfiguration]
+    /// Inline back ends and every inventory's devices, in the order the file lists them.
     public var backends: [Backend]
+    /// `backend-sockets:`: UDP sockets per event loop and per source address that all back ends share (1...1024).
+    public var backendSockets: Int
+    /// The inventory files the back ends came from, in the order the file lists them.
+    public var inventories: [Inventory]
     public var views: [View]
     public var routes: [Route]
     public var limits: Limits
-    /// `backend-sockets:`: UDP sockets per event loop and source address, shared by every back end.
-    public var backendSockets: Int = 4
+}
+
+/// One `- inventory: FILE` item of `backends:`: a CSV or YAML file of devices.
+public struct Inventory: Hashable, Sendable {
+    /// The file as it was read (relative paths resolved from the configuration file's directory).
+    public var path: String
+    /// The `group:` every device of the file belongs to.
+    public var group: String?
+    /// Where its devices are in ``WardenConfiguration/backends`` (in file order, one after another).
+    public var backends: Range<Int>
+
+    public init(path: String, group: String?, backends: Range<Int>) {
+        self.path = path
+        self.group = group
+        self.backends = backends
+    }
 }
 
 /// `engine:`.
@@ -45,7 +64,7 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// `backends:`: an agent that speaks SNMPv1 or SNMPv2c, or a simulated one.
+/// `backends:`: an agent that speaks SNMPv1 or SNMPv2c, or a simulated one; inline or from an inventory.
 public struct Backend: Hashable, Sendable {
     public enum Kind: Hashable, Sendable {
         case agent(
@@ -61,10 +80,18 @@ public struct Backend: Hashable, Sendable {
 
     public var name: String
     public var kind: Kind
-    /// The local address to send from (a management VLAN's); nil: the system chooses.
-    public var source: String? = nil
-    /// The group it belongs to (an inventory's `group:`).
-    public var group: String? = nil
+    /// The local IP address literal the gateway sends to this agent from (a management VLAN
+    /// address), of the same family as the agent's address; nil: the system chooses. Agents only.
+    public var source: String?
+    /// The group the back end belongs to: its inventory's `group:`, or an inline back end's own.
+    public var group: String?
+
+    public init(name: String, kind: Kind, source: String? = nil, group: String? = nil) {
+        self.name = name
+        self.kind = kind
+        self.source = source
+        self.group = group
+    }
 }
 
 /// One `include:` or `exclude:` entry: an OID whose `*` arcs match any one arc.
@@ -87,6 +114,15 @@ public struct View: Hashable, Sendable {
 /// An IPv4 or IPv6 prefix (`sources:`), defined with the routing decision in WardenPolicy.
 public typealias AddressPrefix = WardenPolicy.AddressPrefix
 
+/// A route's `backend:`: one back end by name, or the device the manager names in its contextName.
+public enum BackendChoice: Hashable, Sendable {
+    /// `backend: some-name`.
+    case named(String)
+    /// `backend: "{context}"`: the back end named like the request's contextName; with the route's
+    /// `backend-group:`, only a back end of that group.
+    case byContext(group: String?)
+}
+
 /// `routes:`: which users, contexts and sources reach which back end, through which views.
 public struct Route: Hashable, Sendable {
     public enum ContextMatch: Hashable, Sendable {
@@ -94,18 +130,13 @@ public struct Route: Hashable, Sendable {
         case any
     }
 
-    public enum BackendChoice: Hashable, Sendable {
-        /// `backend: NAME`.
-        case named(String)
-        /// `backend: "{context}"`: the device named like the manager's contextName, in `group`
-        /// (the route's `backend-group:`) when given.
-        case byContext(group: String?)
-    }
-
     public enum TimeoutAction: String, Hashable, Sendable {
         case genErr
         case drop
     }
+
+    /// The same as the top-level ``WardenConfig/BackendChoice``, spelled either way.
+    public typealias BackendChoice = WardenConfig.BackendChoice
 
     public var name: String
     /// v3 users this route serves (USM user names).

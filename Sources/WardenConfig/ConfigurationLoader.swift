@@ -13,9 +13,10 @@ import Yams
 
 /// Reads and validates a configuration file (DESIGN.md §5).
 ///
-/// Every problem is reported, not only the first, each as `file:line:column: message`. Unknown keys
-/// are errors. Secrets (`auth-key`, `priv-key`, `community`) may be written as `${ENV_VAR}` or
-/// `file:/path`, and no secret's value ever appears in an error.
+/// Every problem is reported, not only the first, each as `file:line:column: message` (an inventory's
+/// problems with the inventory file's name). Unknown keys are errors. Secrets (`auth-key`,
+/// `priv-key`, `community`) may be written as `${ENV_VAR}` or `file:/path`, and no secret's value
+/// ever appears in an error.
 public enum ConfigurationLoader {
     /// Loads `path`, resolving `${VAR}` from `environment`.
     public static func load(
@@ -28,8 +29,14 @@ public enum ConfigurationLoader {
                 ConfigurationError(file: path, line: 1, column: 1, message: "cannot read the file")
             ])
         }
+        // A bare file name is in the current directory (not in "", which would make `x` into `/x`).
         let directory = (path as NSString).deletingLastPathComponent
-        return try Self.parse(yaml: text, file: path, environment: environment, baseDirectory: directory)
+        return try Self.parse(
+            yaml: text,
+            file: path,
+            environment: environment,
+            baseDirectory: directory.isEmpty ? "." : directory
+        )
     }
 
     /// Parses configuration text; `file` names it in errors; relative paths resolve from `baseDirectory`.
@@ -55,7 +62,7 @@ public enum ConfigurationLoader {
         }
         let configuration = walker.configuration(root)
         if !walker.errors.isEmpty || configuration == nil {
-            throw ConfigurationErrors(errors: walker.errors.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
+            throw ConfigurationErrors(errors: walker.sortedErrors())
         }
         return configuration!
     }
@@ -67,11 +74,39 @@ struct Walker {
     let environment: [String: String]
     let baseDirectory: String
     var errors: [ConfigurationError] = []
+    /// The files errors may name: this one first, then each inventory as it is read.
+    var files: [String]
+    /// Every back-end name defined so far, valid or not (so that one mistake is one error).
+    var backendDefinitions: [String: BackendDefinition] = [:]
+    /// Every group some back end belongs to (and those of inventories that could not be read).
+    var backendGroups: Set<String> = []
+    /// The inventories read, in order.
+    var inventories: [Inventory] = []
+    /// Secrets of inventory cells already resolved, by their text (a fleet often shares one).
+    var inventorySecrets: [String: [UInt8]] = [:]
+
+    /// Where a back end's name was first defined, and its group.
+    struct BackendDefinition {
+        var file: String
+        var line: Int
+        var group: String?
+    }
 
     init(file: String, environment: [String: String], baseDirectory: String) {
         self.file = file
         self.environment = environment
         self.baseDirectory = baseDirectory
+        self.files = [file]
+    }
+
+    /// The errors by file (in the order the files were read), then line and column.
+    func sortedErrors() -> [ConfigurationError] {
+        var rank: [String: Int] = [:]
+        for (index, file) in self.files.enumerated() where rank[file] == nil { rank[file] = index }
+        return self.errors.enumerated().sorted {
+            (rank[$0.element.file] ?? 0, $0.element.line, $0.element.column, $0.offset)
+                < (rank[$1.element.file] ?? 0, $1.element.line, $1.element.column, $1.offset)
+        }.map(\.element)
     }
 
     func syntaxError(_ error: YamlError) -> ConfigurationError {
@@ -94,6 +129,11 @@ struct Walker {
         self.errors.append(
             ConfigurationError(file: self.file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message)
         )
+    }
+
+    /// An error in another file (an inventory).
+    mutating func error(file: String, line: Int, column: Int, _ message: String) {
+        self.errors.append(ConfigurationError(file: file, line: line, column: column, message: message))
     }
 
     // MARK: - Shapes
@@ -159,39 +199,62 @@ struct Walker {
     /// A duration: `500ms`, `1s`, `2m`; returns milliseconds.
     mutating func duration(_ node: Node, _ what: String) -> Int? {
         guard let text = self.string(node, what) else { return nil }
+        if let milliseconds = Self.milliseconds(text) { return milliseconds }
+        self.error(node, "\(what) \(Self.durationRule)")
+        return nil
+    }
+
+    static let durationRule = "must be a duration such as 500ms, 1s or 2m"
+
+    /// `500ms`, `1s`, `2m` in milliseconds (at most an hour), or nil.
+    static func milliseconds(_ text: String) -> Int? {
         let units: [(String, Int)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             if let value = Int(text.dropLast(suffix.count)), value >= 0, value <= 3_600_000 / scale {
                 return value * scale
             }
         }
-        self.error(node, "\(what) must be a duration such as 500ms, 1s or 2m")
         return nil
     }
 
     /// `${VAR}`, `file:/path` or the literal; errors never include the value.
     mutating func secret(_ node: Node, _ what: String) -> [UInt8]? {
         guard let text = self.string(node, what) else { return nil }
+        switch self.secretValue(text) {
+        case .success(let bytes):
+            return bytes
+        case .failure(let problem):
+            self.error(node, "\(what): \(problem.message)")
+            return nil
+        }
+    }
+
+    /// Why a secret has no value; the message names the variable or the file, never a value.
+    struct SecretProblem: Error {
+        var message: String
+    }
+
+    /// The value of a secret written as `${VAR}`, `file:PATH` (relative to the configuration's
+    /// directory, final line breaks removed) or literally.
+    func secretValue(_ text: String) -> Result<[UInt8], SecretProblem> {
         if text.hasPrefix("${") && text.hasSuffix("}") {
             let name = String(text.dropFirst(2).dropLast())
             guard let value = self.environment[name] else {
-                self.error(node, "\(what): environment variable \(name) is not set")
-                return nil
+                return .failure(SecretProblem(message: "environment variable \(name) is not set"))
             }
-            return Array(value.utf8)
+            return .success(Array(value.utf8))
         }
         if text.hasPrefix("file:") {
             var path = String(text.dropFirst(5))
             if !path.hasPrefix("/") { path = self.baseDirectory + "/" + path }
             guard let data = FileManager.default.contents(atPath: path) else {
-                self.error(node, "\(what): cannot read \(path)")
-                return nil
+                return .failure(SecretProblem(message: "cannot read \(path)"))
             }
             var bytes = Array(data)
             while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-            return bytes
+            return .success(bytes)
         }
-        return Array(text.utf8)
+        return .success(Array(text.utf8))
     }
 
     mutating func oid(_ node: Node, _ what: String) -> OID? {
@@ -254,7 +317,7 @@ extension Walker {
             let top = self.fields(
                 root,
                 "the configuration",
-                allowed: ["engine", "listen", "users", "backends", "views", "routes", "limits"]
+                allowed: ["engine", "listen", "users", "backends", "backend-sockets", "views", "routes", "limits"]
             )
         else { return nil }
 
@@ -283,15 +346,17 @@ extension Walker {
 
         let users = top["users"].map { self.users($0.value) } ?? []
         let backends = top["backends"].map { self.backends($0.value) } ?? []
+        let backendSockets =
+            top["backend-sockets"].flatMap { self.integer($0.value, "backend-sockets", range: 1...1024) } ?? 4
         let views = top["views"].map { self.views($0.value) } ?? []
         let limits = top["limits"].map { self.limits($0.value) } ?? Limits()
-        // References are checked against every name defined, valid or not: one error per mistake.
+        // References are checked against every name defined, valid or not: one error per mistake
+        // (back-end names, inventories' included, were collected as `backends` read them).
         let routes =
             top["routes"].map {
                 self.routes(
                     $0.value,
                     users: Self.definedNames(top["users"]?.value),
-                    backends: Self.definedNames(top["backends"]?.value),
                     views: Self.definedNames(top["views"]?.value)
                 )
             } ?? []
@@ -303,6 +368,8 @@ extension Walker {
             listen: listen,
             users: users,
             backends: backends,
+            backendSockets: backendSockets,
+            inventories: self.inventories,
             views: views,
             routes: routes,
             limits: limits
@@ -424,23 +491,40 @@ extension Walker {
         }
     }
 
+    /// `backends:`: inline back ends and inventories (see Inventory.swift), in order.
     mutating func backends(_ node: Node) -> [Backend] {
         guard let items = self.sequence(node, "backends") else { return [] }
         var backends: [Backend] = []
-        var seen: Set<String> = []
         for item in items {
+            if case .mapping(let mapping) = item, mapping["inventory"] != nil {
+                self.inventory(item, into: &backends)
+                continue
+            }
             guard
                 let fields = self.fields(
                     item,
                     "a backend",
-                    allowed: ["name", "address", "version", "community", "timeout", "retries", "simulate"]
+                    allowed: [
+                        "name", "address", "version", "community", "timeout", "retries", "source", "group", "simulate",
+                    ]
                 ),
                 let nameNode = self.required(fields, "name", in: "a backend", at: item),
                 let name = self.string(nameNode, "backends.name")
             else { continue }
-            if !seen.insert(name).inserted { self.error(nameNode, "backend '\(name)' is defined twice") }
+            var group: String?
+            if let groupNode = fields["group"]?.value {
+                group = self.groupName(groupNode, "backend '\(name)': group")
+                if let group { self.backendGroups.insert(group) }
+            }
+            let unique = self.defineBackend(
+                name,
+                group: group,
+                file: self.file,
+                line: nameNode.mark?.line ?? 1,
+                column: nameNode.mark?.column ?? 1
+            )
             if let simulate = fields["simulate"] {
-                for other in ["address", "version", "community", "timeout", "retries"] {
+                for other in ["address", "version", "community", "timeout", "retries", "source"] {
                     if let field = fields[other] {
                         self.error(field.key, "backend '\(name)': '\(other)' does not go with 'simulate'")
                     }
@@ -448,7 +532,7 @@ extension Walker {
                 if let path = self.string(simulate.value, "backend '\(name)': simulate") {
                     let full = path.hasPrefix("/") ? path : self.baseDirectory + "/" + path
                     if FileManager.default.isReadableFile(atPath: full) {
-                        backends.append(Backend(name: name, kind: .simulated(path: full)))
+                        if unique { backends.append(Backend(name: name, kind: .simulated(path: full), group: group)) }
                     } else {
                         self.error(simulate.value, "backend '\(name)': cannot read \(full)")
                     }
@@ -460,10 +544,10 @@ extension Walker {
             }
             var version = SNMPVersion.v2c
             if let versionNode = fields["version"]?.value, let text = self.string(versionNode, "version") {
-                switch text {
-                case "1": version = .v1
-                case "2c", "2": version = .v2c
-                default: self.error(versionNode, "backend '\(name)': version must be 1 or 2c")
+                if let value = Self.version(text) {
+                    version = value
+                } else {
+                    self.error(versionNode, "backend '\(name)': \(Self.versionRule)")
                 }
             }
             let community = self.required(fields, "community", in: "backend '\(name)'", at: item).flatMap {
@@ -472,7 +556,18 @@ extension Walker {
             let timeout = fields["timeout"].flatMap { self.duration($0.value, "backend '\(name)': timeout") } ?? 1000
             let retries =
                 fields["retries"].flatMap { self.integer($0.value, "backend '\(name)': retries", range: 0...10) } ?? 2
-            if let address, let community {
+            var source: String?
+            var sourceValid = true
+            if let sourceNode = fields["source"]?.value, let text = self.string(sourceNode, "backend '\(name)': source")
+            {
+                if let problem = Self.sourceProblem(text, for: address) {
+                    self.error(sourceNode, "backend '\(name)': \(problem)")
+                    sourceValid = false
+                } else {
+                    source = text
+                }
+            }
+            if let address, let community, unique, sourceValid {
                 backends.append(
                     Backend(
                         name: name,
@@ -482,12 +577,69 @@ extension Walker {
                             community: community,
                             timeoutMilliseconds: max(timeout, 1),
                             retries: retries
-                        )
+                        ),
+                        source: source,
+                        group: group
                     )
                 )
             }
         }
         return backends
+    }
+
+    static let versionRule = "version must be 1 or 2c"
+
+    /// `1` or `2c` (`2` too).
+    static func version(_ text: String) -> SNMPVersion? {
+        switch text {
+        case "1": return .v1
+        case "2c", "2": return .v2c
+        default: return nil
+        }
+    }
+
+    /// What is wrong with `source: text` for an agent at `address` (nil if unknown), or nil.
+    static func sourceProblem(_ text: String, for address: TransportAddress?) -> String? {
+        guard let family = Self.addressFamily(text) else {
+            return "source '\(text)' is not an IP address (10.0.0.5 or 2001:db8::5)"
+        }
+        if let address, address.family != family {
+            return "source '\(text)' is \(family == .udp ? "IPv4" : "IPv6") but the address is "
+                + (address.family == .udp ? "IPv4" : "IPv6")
+        }
+        return nil
+    }
+
+    /// The family of an IPv4 or IPv6 address literal, or nil.
+    static func addressFamily(_ text: String) -> TransportAddress.Family? {
+        if AddressLiteral.ipv4(text) != nil { return .udp }
+        if AddressLiteral.ipv6(text) != nil { return .udp6 }
+        return nil
+    }
+
+    /// A `group:` value: a non-empty string.
+    mutating func groupName(_ node: Node, _ what: String) -> String? {
+        guard let text = self.string(node, what) else { return nil }
+        guard !text.isEmpty else {
+            self.error(node, "\(what) must not be empty")
+            return nil
+        }
+        return text
+    }
+
+    /// Records a back end's name; false (and an error at the later one) if it was defined before.
+    mutating func defineBackend(_ name: String, group: String?, file: String, line: Int, column: Int) -> Bool {
+        if let first = self.backendDefinitions[name] {
+            self.error(
+                file: file,
+                line: line,
+                column: column,
+                "backend '\(name)' is defined twice (first at \(first.file):\(first.line))"
+            )
+            return false
+        }
+        self.backendDefinitions[name] = BackendDefinition(file: file, line: line, group: group)
+        return true
     }
 
     mutating func views(_ node: Node) -> [View] {
@@ -514,7 +666,8 @@ extension Walker {
         return views
     }
 
-    mutating func routes(_ node: Node, users: Set<String>, backends: Set<String>, views: Set<String>) -> [Route] {
+    /// `routes:`; back-end names and groups are checked against ``backendDefinitions`` and ``backendGroups``.
+    mutating func routes(_ node: Node, users: Set<String>, views: Set<String>) -> [Route] {
         guard let items = self.sequence(node, "routes") else { return [] }
         var routes: [Route] = []
         var seen: Set<String> = []
@@ -524,8 +677,8 @@ extension Walker {
                     item,
                     "a route",
                     allowed: [
-                        "name", "users", "communities", "context", "sources", "backend", "read-view", "write-view",
-                        "rewrite", "on-timeout",
+                        "name", "users", "communities", "context", "sources", "backend", "backend-group",
+                        "read-view", "write-view", "rewrite", "on-timeout",
                     ]
                 ),
                 let nameNode = self.required(fields, "name", in: "a route", at: item),
@@ -567,16 +720,7 @@ extension Walker {
             let sources =
                 fields["sources"].flatMap { self.sequence($0.value, "route '\(name)': sources") }?
                 .compactMap { self.prefix($0, "route '\(name)': sources") } ?? []
-            var backend = ""
-            if let backendNode = self.required(fields, "backend", in: "route '\(name)'", at: item),
-                let text = self.string(backendNode, "route '\(name)': backend")
-            {
-                if backends.contains(text) {
-                    backend = text
-                } else {
-                    self.error(backendNode, "route '\(name)': no backend named '\(text)'")
-                }
-            }
+            let backend = self.backendChoice(fields, route: name, context: context, at: item)
             func view(_ key: String) -> String? {
                 guard let viewNode = fields[key]?.value, let text = self.string(viewNode, "route '\(name)': \(key)")
                 else { return nil }
@@ -623,7 +767,7 @@ extension Walker {
                     communities: communities,
                     context: context,
                     sources: sources,
-                    backend: .named(backend),
+                    backend: backend,
                     readView: readView,
                     writeView: writeView,
                     rewrite: rewrite,
@@ -632,6 +776,62 @@ extension Walker {
             )
         }
         return routes
+    }
+
+    /// A route's `backend:` (and `backend-group:`, which goes with `backend: "{context}"` only).
+    mutating func backendChoice(
+        _ fields: [String: (key: Node, value: Node)],
+        route name: String,
+        context: Route.ContextMatch,
+        at item: Node
+    ) -> BackendChoice {
+        let groupField = fields["backend-group"]
+        guard let backendNode = self.required(fields, "backend", in: "route '\(name)'", at: item) else {
+            return .named("")
+        }
+        if case .mapping(let mapping) = backendNode, mapping.count == 1,
+            mapping.keys.first?.scalar?.string == "context"
+        {
+            self.error(
+                backendNode,
+                "route '\(name)': write backend: \"{context}\" in quotes (YAML reads {context} as a mapping)"
+            )
+            return .named("")
+        }
+        guard let text = self.string(backendNode, "route '\(name)': backend") else { return .named("") }
+        guard text == "{context}" else {
+            if self.backendDefinitions[text] == nil {
+                self.error(backendNode, "route '\(name)': no backend named '\(text)'")
+            }
+            if let groupField {
+                self.error(groupField.key, "route '\(name)': 'backend-group' goes only with backend: \"{context}\"")
+            }
+            return .named(text)
+        }
+        var group: String?
+        if let groupField, let text = self.string(groupField.value, "route '\(name)': backend-group") {
+            if !self.backendGroups.contains(text) {
+                self.error(groupField.value, "route '\(name)': no backend has group '\(text)'")
+            }
+            group = text
+        }
+        if fields["communities"] != nil {
+            self.error(
+                backendNode,
+                "route '\(name)': backend \"{context}\" picks the device by the v3 contextName; v1/v2c has no context"
+            )
+        } else if fields["context"] == nil {
+            self.error(backendNode, "route '\(name)': a {context} route needs context: \"*\" (any) or a device name")
+        } else if case .exactly(let device) = context, let contextNode = fields["context"]?.value {
+            if let definition = self.backendDefinitions[device] {
+                if let group, definition.group != group {
+                    self.error(contextNode, "route '\(name)': backend '\(device)' is not in group '\(group)'")
+                }
+            } else {
+                self.error(contextNode, "route '\(name)': no backend named '\(device)'")
+            }
+        }
+        return .byContext(group: group)
     }
 
     mutating func limits(_ node: Node) -> Limits {

@@ -135,8 +135,17 @@ struct Check: ParsableCommand {
         }
         print(
             "\(self.config): OK: \(configuration.listen.count) listeners, \(configuration.users.count) users, "
-                + "\(configuration.backends.count) backends, \(configuration.views.count) views, \(configuration.routes.count) routes"
+                + "\(configuration.backends.count) backends\(Self.inventorySummary(configuration)), "
+                + "\(configuration.views.count) views, \(configuration.routes.count) routes"
         )
+    }
+
+    /// ` (10000 from 1 inventory)`, or nothing when no back end comes from an inventory file.
+    static func inventorySummary(_ configuration: WardenConfiguration) -> String {
+        let inventories = configuration.inventories.count
+        guard inventories > 0 else { return "" }
+        let devices = configuration.inventories.reduce(0) { $0 + $1.backends.count }
+        return " (\(devices) from \(inventories) \(inventories == 1 ? "inventory" : "inventories"))"
     }
 }
 

@@ -152,7 +152,7 @@ struct ShippedConfigurationTests {
     /// The secrets the examples take from the environment.
     static let secrets = [
         "NOC_AUTH", "NOC_PRIV", "CORE_SWITCH_COMMUNITY", "VENDOR_AUTH", "VENDOR_PRIV", "FIREWALL_COMMUNITY",
-        "OPS_AUTH", "OPS_PRIV", "UPS_COMMUNITY",
+        "OPS_AUTH", "OPS_PRIV", "UPS_COMMUNITY", "FLEET_COMMUNITY",
     ]
 
     @Test(
@@ -160,6 +160,7 @@ struct ShippedConfigurationTests {
         arguments: [
             "conf/snmpwarden.yaml", "conf/examples/v2c-switch-behind-v3.yaml",
             "conf/examples/vendor-restricted-subtrees.yaml", "conf/examples/ipv6-managers-ipv4-agent.yaml",
+            "conf/examples/fleet-by-context.yaml",
         ]
     )
     func checkPasses(file: String) throws {
@@ -167,6 +168,30 @@ struct ShippedConfigurationTests {
         let path = Self.repository + "/" + file
         #expect(FileManager.default.fileExists(atPath: path))
         try Check.parse(["--config", path]).run()
+    }
+
+    @Test("check's OK line counts the back ends that came from inventories")
+    func inventorySummary() throws {
+        let configuration = try ConfigurationLoader.load(
+            path: Self.repository + "/conf/examples/fleet-by-context.yaml",
+            environment: ["NOC_AUTH": "noc-auth-secret", "NOC_PRIV": "noc-priv-secret", "FLEET_COMMUNITY": "c"]
+        )
+        #expect(configuration.backends.count == 5)
+        #expect(Check.inventorySummary(configuration) == " (5 from 1 inventory)")
+        #expect(configuration.backends.allSatisfy { $0.group == "access-switches" && $0.source == "192.0.2.5" })
+        #expect(configuration.routes.map(\.backend) == [.byContext(group: "access-switches")])
+        let warehouse = try #require(configuration.backends.last)
+        guard case .agent(_, _, _, let timeout, let retries) = warehouse.kind else {
+            Issue.record("not an agent")
+            return
+        }
+        #expect(warehouse.name == "sw-warehouse" && timeout == 3000 && retries == 1)
+        let good = try ConfigurationLoader.parse(
+            yaml: "listen: [\"udp:127.0.0.1:1161\"]\nroutes: []\n",
+            file: "x.yaml",
+            environment: [:]
+        )
+        #expect(Check.inventorySummary(good) == "")
     }
 
     @Test("an example without its secrets in the environment is refused, naming the variable")
