@@ -127,6 +127,9 @@ public final class PeerProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, self.logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the test process's (its sockets, pipes): a peer holds only its own
+        // descriptors, as it would under a supervisor.
+        _ = Self.closeFrom?(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -153,6 +156,17 @@ public final class PeerProcess {
         }
         self.pid = pid
     }
+
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34 and later; not in the Glibc module's
+    /// headers, which are compiled without _GNU_SOURCE).
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(
+            symbol,
+            to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, CInt) -> CInt).self
+        )
+    }()
 
     public struct PeerError: Error, CustomStringConvertible {
         public var description: String
