@@ -158,4 +158,35 @@ struct FleetTests {
         #expect(status == 0)
         #expect(counters["backend_wrong_source"] == "5")
     }
+
+    @Test("source: a back end reached from a given local address (a management VLAN's) gets its own pool")
+    func sourceAddress() throws {
+        let lab = try GatewayLab(name: "fleet-source")
+        // An agent that answers only requests from 127.0.0.2.
+        let port = Peers.freeUDPPort()
+        let agent = try GatewayLab.startAgent(
+            directory: lab.directory + "/vlan-agent",
+            listen: ["udp:127.0.0.1:\(port)"],
+            sysName: "vlan-agent",
+            allowedSource: "127.0.0.2"
+        )
+        defer { agent.stop() }
+        let backends = """
+              - { name: vlan, address: "udp:127.0.0.1:\(port)", community: \(GatewayLab.community), source: 127.0.0.2, timeout: 500ms, retries: 0 }
+              - { name: elsewhere, address: "udp:127.0.0.1:\(port)", community: \(GatewayLab.community), timeout: 500ms, retries: 0 }
+            """
+        let routes = """
+              - { name: vlan, users: [ noc ], context: vlan, backend: vlan, read-view: all }
+              - { name: elsewhere, users: [ noc ], context: elsewhere, backend: elsewhere, read-view: all }
+            """
+        try lab.startGateway(lab.configuration(extraBackends: backends, extraRoutes: routes))
+        let output = try lab.throughGateway(["-n", "vlan", "1.3.6.1.2.1.1.5.0"])
+        #expect(output.contains("STRING: \"vlan-agent\""), "\(output)")
+        // The same agent asked from the default pool: it does not answer 127.0.0.1.
+        let refused = try lab.throughGateway(["-n", "elsewhere", "1.3.6.1.2.1.1.5.0"])
+        #expect(refused.contains("genErr"), "\(refused)")
+        let (status, counters) = try lab.stopGateway()
+        #expect(status == 0)
+        #expect(counters["backend_timeouts"] == "1" && counters["backend_responses"] == "1")
+    }
 }

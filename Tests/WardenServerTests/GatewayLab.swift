@@ -54,12 +54,18 @@ final class GatewayLab {
 
     /// Starts a real snmpd on `listen` (Net-SNMP transport addresses) with its own files in
     /// `directory`, read-write community ``community``, and waits until it answers on the first.
-    static func startAgent(directory: String, listen: [String], sysName: String) throws -> PeerProcess {
+    /// The community is accepted only from `allowedSource`.
+    static func startAgent(
+        directory: String,
+        listen: [String],
+        sysName: String,
+        allowedSource: String = "127.0.0.1"
+    ) throws -> PeerProcess {
         let snmpd = try #require(Peers.netSNMP("snmpd"), "Net-SNMP's snmpd is not installed (apt-get install snmpd)")
         try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
         let config = """
             [snmp] persistentDir \(directory)/state
-            rwcommunity \(Self.community) 127.0.0.1
+            rwcommunity \(Self.community) \(allowedSource)
             sysLocation Lab rack 1
             sysName \(sysName)
 
@@ -78,7 +84,10 @@ final class GatewayLab {
         for _ in 0..<100 {
             let output = try? Peers.run(
                 try #require(Peers.netSNMP("snmpget")),
-                ["-v2c", "-c", Self.community, "-On", "-r", "0", "-t", "1", first, "1.3.6.1.2.1.1.5.0"],
+                [
+                    "-v2c", "-c", Self.community, "-On", "-r", "0", "-t", "1", "--clientaddr=\(allowedSource)", first,
+                    "1.3.6.1.2.1.1.5.0",
+                ],
                 environment: Self.environment(directory),
                 timeout: 10
             ).output
