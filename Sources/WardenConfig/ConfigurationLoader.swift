@@ -438,6 +438,11 @@ extension Walker {
                     continue
                 }
                 user.privacy = (priv, secret)
+            } else if let key = fields["priv-key"] ?? fields["priv-localized-key"] {
+                // A key nobody uses is a mistake (a forgotten `priv:`), not something to ignore: the
+                // user would otherwise run without privacy.
+                self.error(key.key, "user '\(name)': a privacy key without 'priv' (or with 'priv: none')")
+                valid = false
             }
             if valid {
                 do {

@@ -231,7 +231,7 @@ public final class RequestMachine {
                 })
             else {
                 self.counters.noRoute &+= 1
-                if self.auditLimiter.allows(.noRoute, route: -1, source: remote, now: self.now) {
+                if self.auditLimiter.allows(.noRoute, route: -1, source: remote, user: request.state.userName, now: self.now) {
                     sink.perform(
                         .audit(
                             .noRoute(
@@ -248,7 +248,7 @@ public final class RequestMachine {
             let route = snapshot.routes[index]
             guard let backend = snapshot.backend(for: route, context: context) else {
                 self.counters.noDevice &+= 1
-                if self.auditLimiter.allows(.noDevice, route: index, source: remote, now: self.now) {
+                if self.auditLimiter.allows(.noDevice, route: index, source: remote, user: request.state.userName, now: self.now) {
                     sink.perform(
                         .audit(
                             .noDevice(
@@ -843,8 +843,8 @@ public final class RequestMachine {
 @available(*, unavailable)
 extension RequestMachine: Sendable {}
 
-/// Audit events that a flood could repeat: at most one per kind, route and source a minute, and a
-/// bounded key set. The key is built without strings, so a flood costs a hash lookup per datagram.
+/// Audit events that a flood could repeat: at most one per kind, route, source address (and user,
+/// for no route and no device) a minute, and a bounded key set. The key is built without strings, so a flood costs a hash lookup per datagram.
 struct AuditLimiter {
     enum Kind: Hashable {
         case noRoute, noDevice, community, overflow
@@ -855,6 +855,8 @@ struct AuditLimiter {
         var kind: Kind
         var route: Int
         var source: IPAddressBits?
+        /// The user name, for refusals that concern a user (no route, no device).
+        var user: ByteBuffer?
     }
 
     private var lastLogged: [Key: Int64] = [:]
@@ -862,8 +864,8 @@ struct AuditLimiter {
     static let interval: Int64 = 60_000_000_000
     static let maximumKeys = 10_000
 
-    mutating func allows(_ kind: Kind, route: Int, source: SocketAddress?, now: Int64) -> Bool {
-        let key = Key(kind: kind, route: route, source: source.map(RequestMachine.addressBits))
+    mutating func allows(_ kind: Kind, route: Int, source: SocketAddress?, user: ByteBuffer? = nil, now: Int64) -> Bool {
+        let key = Key(kind: kind, route: route, source: source.map(RequestMachine.addressBits), user: user)
         if let last = self.lastLogged[key], now - last < Self.interval { return false }
         if self.lastLogged.count >= Self.maximumKeys {
             // Full: prune at most once per interval, so a flood of new keys costs O(1) each.

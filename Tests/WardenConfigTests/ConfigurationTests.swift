@@ -212,6 +212,8 @@ struct ConfigurationTests {
               - { name: b, auth: SHA, auth-key: "${NOT_SET}" }
               - { name: c, auth: MD6, auth-key: longenough }
               - { name: d, priv: AES, priv-key: longenough }
+              - { name: e, auth: SHA, auth-key: longenough, priv-key: longenough }
+              - { name: f, auth: SHA, auth-key: longenough, priv: none, priv-key: longenough }
             routes: []
             """,
             [
@@ -219,6 +221,8 @@ struct ConfigurationTests {
                 "test.yaml:4:37: user 'b': auth-key: environment variable NOT_SET is not set",
                 "test.yaml:5:22: user 'c': auth must be MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512",
                 "test.yaml:6:22: user 'd': privacy needs authentication ('auth')",
+                "test.yaml:7:49: user 'e': a privacy key without 'priv' (or with 'priv: none')",
+                "test.yaml:8:61: user 'f': a privacy key without 'priv' (or with 'priv: none')",
             ]
         ),
         (
