@@ -23,6 +23,53 @@ public struct WardenConfiguration: Sendable {
     public var views: [View]
     public var routes: [Route]
     public var limits: Limits
+    /// `ops:`; nil: no HTTP operations listener.
+    public var ops: OpsSettings?
+}
+
+/// `ops:`: the HTTP listener for /metrics, /livez, /readyz and POST /-/reload.
+public struct OpsSettings: Hashable, Sendable {
+    /// `tcp:HOST:PORT` or `tcp6:[HOST]:PORT`.
+    public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+        /// The address literal, without brackets.
+        public var host: String
+        public var port: Int
+
+        public var description: String { self.host.contains(":") ? "tcp6:[\(self.host)]:\(self.port)" : "tcp:\(self.host):\(self.port)" }
+
+        init?(parsing text: String) {
+            if text.hasPrefix("tcp6:[") {
+                let rest = text.dropFirst(6)
+                guard let close = rest.firstIndex(of: "]"), rest[rest.index(after: close)...].hasPrefix(":"),
+                    let port = Int(rest[rest.index(close, offsetBy: 2)...]), (0...65535).contains(port),
+                    AddressLiteral.ipv6(String(rest[..<close])) != nil
+                else { return nil }
+                self.init(host: String(rest[..<close]), port: port)
+            } else if text.hasPrefix("tcp:") {
+                let parts = text.dropFirst(4).split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 2, AddressLiteral.ipv4(String(parts[0])) != nil, let port = Int(parts[1]),
+                    (0...65535).contains(port)
+                else { return nil }
+                self.init(host: String(parts[0]), port: port)
+            } else {
+                return nil
+            }
+        }
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public var listen: Endpoint
+    /// Back-end metrics per back end as well as per route (one series per device: off by default).
+    public var perBackendMetrics = false
+
+    public init(listen: Endpoint, perBackendMetrics: Bool = false) {
+        self.listen = listen
+        self.perBackendMetrics = perBackendMetrics
+    }
 }
 
 /// One `- inventory: FILE` item of `backends:`: a CSV or YAML file of devices.

@@ -317,7 +317,9 @@ extension Walker {
             let top = self.fields(
                 root,
                 "the configuration",
-                allowed: ["engine", "listen", "users", "backends", "backend-sockets", "views", "routes", "limits"]
+                allowed: [
+                    "engine", "listen", "users", "backends", "backend-sockets", "views", "routes", "limits", "ops",
+                ]
             )
         else { return nil }
 
@@ -350,6 +352,7 @@ extension Walker {
             top["backend-sockets"].flatMap { self.integer($0.value, "backend-sockets", range: 1...1024) } ?? 4
         let views = top["views"].map { self.views($0.value) } ?? []
         let limits = top["limits"].map { self.limits($0.value) } ?? Limits()
+        let ops = top["ops"].flatMap { self.ops($0.value) }
         // References are checked against every name defined, valid or not: one error per mistake
         // (back-end names, inventories' included, were collected as `backends` read them).
         let routes =
@@ -372,8 +375,32 @@ extension Walker {
             inventories: self.inventories,
             views: views,
             routes: routes,
-            limits: limits
+            limits: limits,
+            ops: ops
         )
+    }
+
+    /// `ops:`: the HTTP operations listener.
+    mutating func ops(_ node: Node) -> OpsSettings? {
+        guard let fields = self.fields(node, "ops", allowed: ["listen", "per-backend-metrics"]) else { return nil }
+        guard let listenNode = self.required(fields, "listen", in: "ops", at: node),
+            let text = self.string(listenNode, "ops.listen")
+        else { return nil }
+        guard let listen = OpsSettings.Endpoint(parsing: text) else {
+            self.error(listenNode, "ops.listen: '\(text)' is not a TCP address (tcp:127.0.0.1:9161 or tcp6:[::1]:9161)")
+            return nil
+        }
+        var settings = OpsSettings(listen: listen)
+        if let perBackend = fields["per-backend-metrics"]?.value,
+            let text = self.string(perBackend, "ops.per-backend-metrics")
+        {
+            switch text {
+            case "true": settings.perBackendMetrics = true
+            case "false": settings.perBackendMetrics = false
+            default: self.error(perBackend, "ops.per-backend-metrics must be true or false")
+            }
+        }
+        return settings
     }
 
     /// The `name:` of every mapping in a list section.

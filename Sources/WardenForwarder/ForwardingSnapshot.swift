@@ -54,12 +54,15 @@ public final class BackendTarget: Sendable {
     }
 
     public let name: String
+    /// Its position in ``ForwardingSnapshot/backends``.
+    public let index: Int
     /// Its group (an inventory's `group:`), for `backend: "{context}"` routes restricted to one.
     public let group: String?
     public let kind: Kind
 
-    public init(name: String, group: String? = nil, kind: Kind) {
+    public init(name: String, index: Int, group: String? = nil, kind: Kind) {
         self.name = name
+        self.index = index
         self.group = group
         self.kind = kind
     }
@@ -132,6 +135,8 @@ public final class ForwardingSnapshot: Sendable {
     public let pools: [SocketAddress]
     /// Sockets per pool on each event loop.
     public let socketsPerPool: Int
+    /// Whether back-end requests, retransmissions and timeouts are also counted per back end.
+    public let countsPerBackend: Bool
 
     /// - Precondition: `routes[i].index == i`, and every agent's pool is an index into `pools`.
     public init(
@@ -140,9 +145,11 @@ public final class ForwardingSnapshot: Sendable {
         backends: [BackendTarget],
         limits: ForwardingLimits,
         pools: [SocketAddress],
-        socketsPerPool: Int
+        socketsPerPool: Int,
+        countsPerBackend: Bool = false
     ) {
         precondition(routes.indices.allSatisfy { routes[$0].index == $0 })
+        precondition(backends.indices.allSatisfy { backends[$0].index == $0 })
         precondition(routes.count == routeTable.rules.count)
         precondition(socketsPerPool > 0)
         precondition(backends.allSatisfy { $0.agent.map { $0.pool < pools.count } ?? true })
@@ -156,6 +163,7 @@ public final class ForwardingSnapshot: Sendable {
         self.limits = limits
         self.pools = pools
         self.socketsPerPool = socketsPerPool
+        self.countsPerBackend = countsPerBackend
     }
 
     /// The back end a request on `route` goes to: its fixed one, or the one named like `context`

@@ -59,10 +59,6 @@ public struct GatewayCounters: Hashable, Sendable {
     /// Responses the kernel refused to send.
     public var sendFailures: UInt64 = 0
 
-    /// Refusals by the routes' policies, by "route/reason" (read-outside-view, write-outside-view,
-    /// walk-bound, too-many-varbinds).
-    public var refusals: [String: UInt64] = [:]
-
     public init() {}
 
     /// Every plain counter with its name in logs: one list, from which ``fields`` and ``+`` follow.
@@ -80,17 +76,15 @@ public struct GatewayCounters: Hashable, Sendable {
         ("dropped_on_timeout", \.droppedOnTimeout), ("send_failures", \.sendFailures),
     ]
 
-    /// Every counter by name, for logs; refusals as `refused/ROUTE/REASON`.
+    /// Every counter by name, for logs.
     public var fields: [(String, UInt64)] {
         Self.named.map { ($0.0, self[keyPath: $0.1]) }
-            + self.refusals.sorted { $0.key < $1.key }.map { ("refused/\($0.key)", $0.value) }
     }
 
     /// The sum of two loops' counters.
     public static func + (lhs: GatewayCounters, rhs: GatewayCounters) -> GatewayCounters {
         var sum = lhs
         for (_, path) in Self.named { sum[keyPath: path] += rhs[keyPath: path] }
-        sum.refusals = lhs.refusals.merging(rhs.refusals, uniquingKeysWith: +)
         return sum
     }
 }

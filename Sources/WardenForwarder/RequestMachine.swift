@@ -43,6 +43,16 @@ public enum GatewayAction {
     case armTimer(deadline: Int64)
     /// Something an operator should read (already rate-limited).
     case audit(AuditEvent)
+    /// A latency to record in a histogram.
+    case observe(Observation)
+}
+
+/// Latencies the machine measures, for histograms.
+public enum Observation: Sendable {
+    /// A manager's request, from its arrival to its answer (or its end without one).
+    case request(RequestKind, nanoseconds: Int64)
+    /// One back-end round trip, from the (re)transmission to the answer.
+    case backendRoundTrip(nanoseconds: Int64)
 }
 
 /// The receiver of a machine's actions. The event loop performs each at once (the datagram's
@@ -81,6 +91,8 @@ final class PendingRequest {
     var exchange: BackendExchange?
     /// A v1 manager's GetNext that met Counter64s: the answer so far and the positions asked again.
     var skipping: (answer: PDU, positions: [Int], rounds: Int)?
+    /// When the manager's request arrived.
+    let startedAt: Int64
 
     init(
         endpoint: ManagerEndpoint,
@@ -88,8 +100,10 @@ final class PendingRequest {
         managerRequest: PDU,
         route: RouteTarget,
         backend: BackendTarget,
-        filtered: FilteredExchange
+        filtered: FilteredExchange,
+        startedAt: Int64
     ) {
+        self.startedAt = startedAt
         self.endpoint = endpoint
         self.security = security
         self.managerRequest = managerRequest
@@ -120,6 +134,11 @@ public final class RequestMachine {
     public private(set) var snapshot: ForwardingSnapshot
     public private(set) var usm: USMAuthoritativeEngine
     public private(set) var counters = GatewayCounters()
+    /// Per-route counters, by route index in ``snapshot``.
+    public private(set) var routeStatistics: RouteStatistics
+    /// Per-back-end requests, retransmissions and timeouts (``RouteStatistics/BackendCounter``), by
+    /// back-end index; empty unless the snapshot asks for them.
+    public private(set) var backendStatistics: [UInt64]
     /// snmpEngineTime is 0 at this monotonic instant.
     public let engineTimeOrigin: Int64
     /// The bound on requests pending on this loop, over all back ends.
@@ -168,6 +187,11 @@ public final class RequestMachine {
             PendingTable(capacity: max(1, snapshot.limits.maxPending), firstRequestID: firstRequestID())
         }
         self.nextSocket = Array(repeating: 0, count: snapshot.pools.count)
+        self.routeStatistics = RouteStatistics(routes: snapshot.routes.count)
+        self.backendStatistics = Array(
+            repeating: 0,
+            count: snapshot.countsPerBackend ? snapshot.backends.count * RouteStatistics.BackendCounter.allCases.count : 0
+        )
     }
 
     /// snmpEngineTime at `now` (RFC 3414 §2.2.1).
@@ -248,6 +272,7 @@ public final class RequestMachine {
             let route = snapshot.routes[index]
             guard let backend = snapshot.backend(for: route, context: context) else {
                 self.counters.noDevice &+= 1
+                self.routeStatistics.countRefusal(route: index, reason: .noDevice)
                 if self.auditLimiter.allows(.noDevice, route: index, source: remote, user: request.state.userName, now: self.now) {
                     sink.perform(
                         .audit(
@@ -347,7 +372,11 @@ public final class RequestMachine {
         var pdu = request
         if pdu.varbinds.count > limits.maxVarbinds {
             self.counters.tooManyVarbinds &+= 1
-            self.audit(route: route, reason: "too-many-varbinds", oid: pdu.varbinds.first?.oid, security, endpoint, &sink)
+            self.audit(route: route, reason: .tooManyVarbinds, oid: pdu.varbinds.first?.oid, security, endpoint, &sink)
+            if let kind = RequestKind(pdu.type) {
+                self.routeStatistics.countRequest(route: route.index, kind: kind, outcome: .refused)
+                sink.perform(.observe(.request(kind, nanoseconds: 0)))
+            }
             let response = PDU(type: .response, requestID: pdu.requestID, errorStatus: .tooBig, varbinds: [])
             self.respond(response, security: security, to: endpoint, requestType: pdu.type, original: request, into: &sink)
             return
@@ -398,7 +427,8 @@ public final class RequestMachine {
             managerRequest: pdu,
             route: route,
             backend: backend,
-            filtered: filtered
+            filtered: filtered,
+            startedAt: self.now
         )
         self.drive(pending, outcome, into: &sink)
     }
@@ -417,7 +447,7 @@ public final class RequestMachine {
                 for (reason, oid) in request.filtered.refusals {
                     self.audit(
                         route: request.route,
-                        reason: reason.rawValue,
+                        reason: RefusalReason(reason),
                         oid: oid,
                         request.security,
                         request.endpoint,
@@ -446,13 +476,13 @@ public final class RequestMachine {
     /// reason a minute.
     private func audit<Sink: GatewayActionSink>(
         route: RouteTarget,
-        reason: String,
+        reason: RefusalReason,
         oid: OID?,
         _ security: ManagerSecurity,
         _ endpoint: ManagerEndpoint,
         _ sink: inout Sink
     ) {
-        self.counters.refusals["\(route.name)/\(reason)", default: 0] &+= 1
+        self.routeStatistics.countRefusal(route: route.index, reason: reason)
         guard
             self.auditLimiter.allows(
                 .refusal(reason),
@@ -471,7 +501,7 @@ public final class RequestMachine {
             .audit(
                 .refused(
                     route: route.name,
-                    reason: reason,
+                    reason: reason.name,
                     user: user,
                     context: context,
                     source: endpoint.remote,
@@ -523,6 +553,7 @@ public final class RequestMachine {
         self.pendingCount += 1
         self.pendingPeak = max(self.pendingPeak, self.pendingCount)
         self.counters.backendRequests &+= 1
+        self.countBackend(request, .requests)
         sink.perform(.sendToBackend(entry.datagram, socket: socket, to: agent.address))
         self.schedule(entry.deadline, socket: socket, requestID: id, into: &sink)
     }
@@ -575,6 +606,8 @@ public final class RequestMachine {
         _ = self.pending[socket].remove(pdu.requestID)
         self.pendingCount -= 1
         self.counters.backendResponses &+= 1
+        // The round trip since the last (re)transmission.
+        sink.perform(.observe(.backendRoundTrip(nanoseconds: now - (entry.deadline - entry.timeout))))
         let request = entry.context
         switch request.exchange!.receive(pdu) {
         case .sendAgain:
@@ -628,6 +661,8 @@ public final class RequestMachine {
                 return
             }
         }
+        let refused = response.errorStatus != .noError && request.filtered.refusals.contains { $0.0 == .writeOutsideView }
+        self.finished(request, response.errorStatus == .noError ? .ok : (refused ? .refused : .error), into: &sink)
         self.respond(
             response,
             security: request.security,
@@ -636,6 +671,26 @@ public final class RequestMachine {
             original: request.managerRequest,
             into: &sink
         )
+    }
+
+    /// Counts a request that ended, and how long it took.
+    private func finished<Sink: GatewayActionSink>(
+        _ request: PendingRequest,
+        _ outcome: RequestOutcome,
+        into sink: inout Sink
+    ) {
+        guard let kind = RequestKind(request.managerRequest.type) else { return }
+        self.routeStatistics.countRequest(route: request.route.index, kind: kind, outcome: outcome)
+        sink.perform(.observe(.request(kind, nanoseconds: self.now - request.startedAt)))
+    }
+
+    private func countBackend(_ request: PendingRequest, _ counter: RouteStatistics.BackendCounter) {
+        self.routeStatistics.countBackend(route: request.route.index, counter)
+        if !self.backendStatistics.isEmpty {
+            self.backendStatistics[
+                request.backend.index * RouteStatistics.BackendCounter.allCases.count + counter.rawValue
+            ] &+= 1
+        }
     }
 
     // MARK: - Timers
@@ -672,11 +727,13 @@ public final class RequestMachine {
             case .retransmit(let id, let datagram):
                 guard let entry = self.pending[socket].entry(id), let agent = entry.context.backend.agent else { continue }
                 self.counters.backendRetransmissions &+= 1
+                self.countBackend(entry.context, .retransmissions)
                 sink.perform(.sendToBackend(datagram, socket: socket, to: agent.address))
                 self.deadlines.push(DeadlineHeap.Entry(deadline: entry.deadline, socket: due.socket, requestID: id))
             case .timedOut(_, let request):
                 self.pendingCount -= 1
                 self.counters.backendTimeouts &+= 1
+                self.countBackend(request, .timeouts)
                 self.timedOut(request, into: &sink)
             }
         }
@@ -721,8 +778,10 @@ public final class RequestMachine {
     private func timedOut<Sink: GatewayActionSink>(_ request: PendingRequest, into sink: inout Sink) {
         if request.route.dropOnTimeout {
             self.counters.droppedOnTimeout &+= 1
+            self.finished(request, .dropped, into: &sink)
             return
         }
+        self.finished(request, .timeout, into: &sink)
         let original = request.managerRequest
         let response = PDU(
             type: .response,
@@ -848,7 +907,7 @@ extension RequestMachine: Sendable {}
 struct AuditLimiter {
     enum Kind: Hashable {
         case noRoute, noDevice, community, overflow
-        case refusal(String)
+        case refusal(RefusalReason)
     }
 
     private struct Key: Hashable {

@@ -5,7 +5,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+import Dispatch
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SNMPSecurity
@@ -82,11 +84,14 @@ public final class Gateway: Sendable {
     private let loops: [NIOLoopBound<GatewayLoop>]
     private let channels: [Channel]
     public let logger: Logger
+    /// snmpEngineTime counts from this monotonic instant.
+    public let startUptime: UInt64
 
-    private init(loops: [NIOLoopBound<GatewayLoop>], channels: [Channel], logger: Logger) {
+    private init(loops: [NIOLoopBound<GatewayLoop>], channels: [Channel], logger: Logger, startUptime: UInt64) {
         self.loops = loops
         self.channels = channels
         self.logger = logger
+        self.startUptime = startUptime
     }
 
     /// The largest request a listener reads whole: far above what managers send (RFC 3417 asks for
@@ -103,7 +108,8 @@ public final class Gateway: Sendable {
         plan: GatewayPlan,
         engine: USMAuthoritativeEngine,
         group: MultiThreadedEventLoopGroup,
-        logger: Logger
+        logger: Logger,
+        metrics: GatewayMetrics? = nil
     ) async throws -> Gateway {
         let eventLoops = Array(group.makeIterator())
         let startUptime = NIODeadline.now().uptimeNanoseconds
@@ -130,7 +136,8 @@ public final class Gateway: Sendable {
                                 loopCount: eventLoops.count,
                                 engineTimeOrigin: Int64(startUptime)
                             ),
-                            logger: logger
+                            logger: logger,
+                            metrics: metrics
                         ),
                         eventLoop: eventLoop
                     )
@@ -211,7 +218,7 @@ public final class Gateway: Sendable {
             for channel in channels { try? await channel.close() }
             throw error
         }
-        return Gateway(loops: loops, channels: channels, logger: logger)
+        return Gateway(loops: loops, channels: channels, logger: logger, startUptime: startUptime)
     }
 
     /// Stops reading from managers and waits until every pending request is answered or timed out.
@@ -226,23 +233,64 @@ public final class Gateway: Sendable {
         for channel in self.channels { try? await channel.close() }
     }
 
-    /// The counters of every loop, summed.
-    public func counters() async -> GatewayCounters {
-        var sum = GatewayCounters()
+    /// Everything every loop counted, summed.
+    public func statistics() async -> GatewayStatistics {
+        var sum: GatewayStatistics?
         for loop in self.loops {
-            if let counters = try? await loop.eventLoop.submit({ loop.value.counters }).get() { sum = sum + counters }
-        }
-        return sum
-    }
-
-    /// The USM counters of every loop, summed.
-    public func usmStatistics() async -> USMStatistics {
-        var sum = USMStatistics()
-        for loop in self.loops {
-            if let statistics = try? await loop.eventLoop.submit({ loop.value.machine.usm.statistics }).get() {
-                sum = sum + statistics
+            let one = try? await loop.eventLoop.submit {
+                let machine = loop.value.machine
+                return GatewayStatistics(
+                    counters: loop.value.counters,
+                    usm: machine.usm.statistics,
+                    routes: machine.routeStatistics,
+                    backends: machine.backendStatistics,
+                    pending: machine.pendingCount
+                )
+            }.get()
+            guard let one else { continue }
+            if var total = sum {
+                total.counters = total.counters + one.counters
+                total.usm = total.usm + one.usm
+                total.routes = total.routes + one.routes
+                for index in total.backends.indices where index < one.backends.count {
+                    total.backends[index] &+= one.backends[index]
+                }
+                total.pending += one.pending
+                sum = total
+            } else {
+                sum = one
             }
         }
-        return sum
+        return sum ?? GatewayStatistics(routes: RouteStatistics(routes: 0), backends: [])
+    }
+
+    /// Whether every event loop runs a task within `milliseconds` (liveness): a loop stuck in a
+    /// busy loop or a deadlock would not.
+    public func loopsAnswer(withinMilliseconds milliseconds: Int) async -> Bool {
+        let pings = self.loops.map { loop in loop.eventLoop.submit { () } }
+        return await withCheckedContinuation { continuation in
+            let pending = NIOLockedValueBox(pings.count)
+            let done = NIOLockedValueBox(false)
+            let resume: @Sendable (Bool) -> Void = { value in
+                let first = done.withLockedValue { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: value) }
+            }
+            for ping in pings {
+                ping.whenComplete { _ in
+                    if pending.withLockedValue({ count in
+                        count -= 1
+                        return count == 0
+                    }) {
+                        resume(true)
+                    }
+                }
+            }
+            if pings.isEmpty { resume(true) }
+            // Not on a data-path loop: that may be the one that is stuck.
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { resume(false) }
+        }
     }
 }

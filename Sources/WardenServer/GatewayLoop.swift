@@ -22,6 +22,8 @@ final class GatewayLoop {
     let eventLoop: EventLoop
     let machine: RequestMachine
     let logger: Logger
+    /// Latency histograms (nil: no ops listener, nothing recorded).
+    let metrics: GatewayMetrics?
 
     struct Listener {
         var channel: Channel
@@ -44,11 +46,12 @@ final class GatewayLoop {
     private var timer: Scheduled<Void>?
     private var draining: EventLoopPromise<Void>?
 
-    init(index: Int, eventLoop: EventLoop, machine: RequestMachine, logger: Logger) {
+    init(index: Int, eventLoop: EventLoop, machine: RequestMachine, logger: Logger, metrics: GatewayMetrics?) {
         self.index = index
         self.eventLoop = eventLoop
         self.machine = machine
         self.logger = logger
+        self.metrics = metrics
     }
 
     var now: Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
@@ -132,6 +135,8 @@ final class GatewayLoop {
                 self.loop.armTimer(deadline)
             case .audit(let event):
                 self.loop.log(event)
+            case .observe(let observation):
+                self.loop.metrics?.record(observation)
             }
         }
     }

@@ -75,6 +75,7 @@ public struct GatewayPlan: Sendable {
                 }
                 target = BackendTarget(
                     name: backend.name,
+                    index: backends.count,
                     group: backend.group,
                     kind: .agent(
                         BackendTarget.Agent(
@@ -95,6 +96,7 @@ public struct GatewayPlan: Sendable {
                     let objects = try SNMPRec.parse(String(decoding: data, as: UTF8.self))
                     target = BackendTarget(
                         name: backend.name,
+                        index: backends.count,
                         group: backend.group,
                         kind: .simulated(SharedSimulatedAgent(SimulatedAgent(objects: objects)))
                     )
@@ -163,7 +165,8 @@ public struct GatewayPlan: Sendable {
                 maxBackendRequests: limits.maxBackendRequests
             ),
             pools: pools,
-            socketsPerPool: configuration.backendSockets
+            socketsPerPool: configuration.backendSockets,
+            countsPerBackend: configuration.ops?.perBackendMetrics ?? false
         )
     }
 

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SNMPSecurity
@@ -18,18 +19,20 @@ import WardenForwarder
 import Glibc
 #endif
 
-/// The gateway as a swift-service-lifecycle `Service`: starts the data path, runs until a graceful
-/// shutdown (SIGTERM/SIGINT), then stops reading, lets pending requests finish or time out, and
-/// closes its sockets.
+/// The gateway as a swift-service-lifecycle `Service`: starts the data path (and the ops listener
+/// when `ops.listen` is set), runs until a graceful shutdown (SIGTERM/SIGINT), then stops reading,
+/// lets pending requests finish or time out, and closes its sockets.
 public struct GatewayService: Service {
     public let plan: GatewayPlan
     public let threads: Int
     public let logger: Logger
+    public let version: String
 
-    public init(plan: GatewayPlan, threads: Int, logger: Logger) {
+    public init(plan: GatewayPlan, threads: Int, logger: Logger, version: String = "dev") {
         self.plan = plan
         self.threads = threads
         self.logger = logger
+        self.version = version
     }
 
     public func run() async throws {
@@ -40,19 +43,51 @@ public struct GatewayService: Service {
             configuredEngineID: configuration.engine.engineID
         )
         let engine = try USMAuthoritativeEngine(identity: identity, users: configuration.users)
+        let metrics = configuration.ops.map { _ in GatewayMetrics(version: self.version) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads)
         let gateway: Gateway
         do {
-            gateway = try await Gateway.start(plan: self.plan, engine: engine, group: group, logger: self.logger)
+            gateway = try await Gateway.start(
+                plan: self.plan,
+                engine: engine,
+                group: group,
+                logger: self.logger,
+                metrics: metrics
+            )
         } catch {
             try? await group.shutdownGracefully()
             throw error
         }
+        let state = ServiceState()
+        // The control plane's own loop: the ops listener never runs on the data path.
+        let control = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var ops: OpsServer?
+        if let settings = configuration.ops, let metrics {
+            let endpoints = GatewayOpsEndpoints(
+                gateway: gateway,
+                metrics: metrics,
+                plan: self.plan,
+                state: state,
+                identity: identity,
+                startUptime: gateway.startUptime
+            )
+            do {
+                ops = try await OpsServer.start(
+                    host: settings.listen.host,
+                    port: settings.listen.port,
+                    group: control,
+                    endpoints: endpoints
+                )
+            } catch {
+                await gateway.close()
+                try? await group.shutdownGracefully()
+                try? await control.shutdownGracefully()
+                throw OpsBindError(description: "cannot bind ops.listen \(settings.listen): \(error)")
+            }
+        }
         // Loading a large configuration (ten thousand routes of YAML) leaves freed heap behind:
         // return it to the system before serving, so the resting size is what the gateway holds.
         _ = GatewayLoop.mallocTrim?(0)
-        // "listening" is the readiness line that supervisors and tests wait for: say it only once a
-        // SIGTERM would stop us gracefully rather than kill us.
         // SIGHUP would end the process by default; reloading is not built yet, so say so instead.
         let logger = self.logger
         let hangups = Task {
@@ -65,30 +100,44 @@ public struct GatewayService: Service {
         defer { hangups.cancel() }
         await Self.waitForSignalHandler(SIGTERM)
         await Self.waitForSignalHandler(SIGHUP)
-        self.logger.info(
-            "listening",
-            metadata: [
-                "listen": "\(configuration.listen.map(\.description).joined(separator: ","))",
-                "engine_id": "\(identity.engineID.map { String(format: "%02x", $0) }.joined())",
-                "engine_boots": "\(identity.boots)",
-                "threads": "\(self.threads)",
-                "backends": "\(self.plan.snapshot.backends.count)",
-                "routes": "\(self.plan.snapshot.routes.count)",
-                "backend_sockets": "\(self.plan.snapshot.socketCount * self.threads)",
-                "community_front_end": "\(self.plan.snapshot.routeTable.acceptsCommunities ? "on" : "off")",
-            ]
-        )
+        // "listening" is the readiness line that supervisors and tests wait for: say it only once a
+        // SIGTERM would stop us gracefully rather than kill us.
+        state.ready()
+        var metadata: Logger.Metadata = [
+            "listen": "\(configuration.listen.map(\.description).joined(separator: ","))",
+            "engine_id": "\(identity.engineID.map { String(format: "%02x", $0) }.joined())",
+            "engine_boots": "\(identity.boots)",
+            "threads": "\(self.threads)",
+            "backends": "\(self.plan.snapshot.backends.count)",
+            "routes": "\(self.plan.snapshot.routes.count)",
+            "backend_sockets": "\(self.plan.snapshot.socketCount * self.threads)",
+            "community_front_end": "\(self.plan.snapshot.routeTable.acceptsCommunities ? "on" : "off")",
+        ]
+        if let address = ops?.localAddress, let port = address.port {
+            metadata["ops"] = "\(GatewayLoop.describe(address).dropLast("\(port)".count + 1)):\(port)"
+        }
+        self.logger.info("listening", metadata: metadata)
+        SystemdNotifier.notify("READY=1\nSTATUS=listening")
         // Runs until SIGTERM/SIGINT (or cancellation).
         try? await gracefulShutdown()
+        state.drain()
+        SystemdNotifier.notify("STOPPING=1\nSTATUS=draining")
         self.logger.info("stopping: no new requests; waiting for pending ones to finish or time out")
         await gateway.drain()
-        let counters = await gateway.counters()
-        let usm = await gateway.usmStatistics()
+        let statistics = await gateway.statistics()
+        await ops?.close()
         await gateway.close()
         try? await group.shutdownGracefully()
-        var metadata: Logger.Metadata = [:]
-        for (name, value) in counters.fields + usm.fields { metadata[name] = "\(value)" }
-        self.logger.info("stopped", metadata: metadata)
+        try? await control.shutdownGracefully()
+        var stopped: Logger.Metadata = [:]
+        for (name, value) in statistics.counters.fields + statistics.usm.fields { stopped[name] = "\(value)" }
+        for (index, route) in self.plan.snapshot.routes.enumerated() {
+            for reason in RefusalReason.allCases {
+                let count = statistics.routes.refusals(route: index, reason: reason)
+                if count > 0 { stopped["refused/\(route.name)/\(reason.name)"] = "\(count)" }
+            }
+        }
+        self.logger.info("stopped", metadata: stopped)
     }
 
     /// Waits (at most a second) until `signal` has a handler: the service group installs its signal
@@ -101,6 +150,91 @@ public struct GatewayService: Service {
             let handler = unsafeBitCast(action.__sigaction_handler, to: Int.self)
             if handler != 0 && handler != 1 { return }
             try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+}
+
+/// The ops port could not be bound.
+struct OpsBindError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Starting, serving or draining: what /readyz reports.
+final class ServiceState: Sendable {
+    private enum Phase { case starting, serving, draining }
+    private let phase = NIOLockedValueBox(Phase.starting)
+
+    func ready() { self.phase.withLockedValue { $0 = .serving } }
+    func drain() { self.phase.withLockedValue { $0 = .draining } }
+
+    /// nil when serving.
+    var notReadyReason: String? {
+        switch self.phase.withLockedValue({ $0 }) {
+        case .starting: return "starting"
+        case .serving: return nil
+        case .draining: return "draining: stopping, pending requests finishing"
+        }
+    }
+}
+
+/// The ops listener's answers, from the running gateway.
+struct GatewayOpsEndpoints: OpsEndpoints {
+    let gateway: Gateway
+    let metrics: GatewayMetrics
+    let plan: GatewayPlan
+    let state: ServiceState
+    let identity: EngineIdentity
+    let startUptime: UInt64
+
+    func metrics() async -> [UInt8] {
+        let statistics = await self.gateway.statistics()
+        self.metrics.set("snmpwarden_engine_boots", to: Double(self.identity.boots))
+        let uptime = NIODeadline.now().uptimeNanoseconds - self.startUptime
+        self.metrics.set("snmpwarden_engine_time_seconds", to: Double(uptime / 1_000_000_000))
+        return self.metrics.exposition(
+            statistics,
+            routes: self.plan.snapshot.routes.map(\.name),
+            backends: self.plan.snapshot.countsPerBackend ? self.plan.snapshot.backends.map(\.name) : []
+        )
+    }
+
+    func live() async -> Bool {
+        await self.gateway.loopsAnswer(withinMilliseconds: 1000)
+    }
+
+    func notReadyReason() async -> String? {
+        self.state.notReadyReason
+    }
+
+    func reload() async -> ReloadOutcome {
+        .unsupported("configuration reload is not built yet: restart the gateway to apply changes")
+    }
+}
+
+/// systemd's readiness protocol (sd_notify(3)) without libsystemd: one datagram of `KEY=value`
+/// lines to the AF_UNIX socket named by `$NOTIFY_SOCKET` (a leading `@` is an abstract socket).
+/// Nothing happens when the variable is not set.
+enum SystemdNotifier {
+    static func notify(_ message: String) {
+        guard let path = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !path.isEmpty else { return }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(path.utf8)
+        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard bytes.count < capacity else { return }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in bytes.enumerated() { raw[index] = byte }
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes.first == 0 ? 0 : 1))
+        let payload = Array(message.utf8)
+        _ = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, socketAddress, length) }
+            }
         }
     }
 }

@@ -80,7 +80,7 @@ struct Run: AsyncParsableCommand {
             printToStandardError("\(self.config): \(error)")
             throw ExitCode.failure
         }
-        let service = GatewayService(plan: plan, threads: self.threads, logger: logger)
+        let service = GatewayService(plan: plan, threads: self.threads, logger: logger, version: SNMPWarden.version)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: service)],

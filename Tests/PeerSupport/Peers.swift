@@ -27,6 +27,54 @@ public enum Peers {
         return socket.localPort
     }
 
+    /// A TCP port that was free a moment ago on 127.0.0.1.
+    public static func freeTCPPort() -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                _ = bind(fd, $0, length)
+                return getsockname(fd, $0, &length)
+            }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// Sends `request` (raw HTTP/1.1) to 127.0.0.1:`port` and returns the status code and body.
+    public static func http(_ request: String, port: UInt16) throws -> (status: Int, body: String) {
+        let result = try Self.run(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                """
+                import socket, sys
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+                s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+                data = b""
+                while True:
+                    try:
+                        chunk = s.recv(65536)
+                    except ConnectionResetError:  # a server that closes on bad input may reset
+                        break
+                    if not chunk: break
+                    data += chunk
+                sys.stdout.write(data.decode("utf-8", "replace"))
+                """,
+                "\(port)", request,
+            ],
+            timeout: 30
+        )
+        let text = result.output
+        let statusLine = text.split(separator: "\r\n", maxSplits: 1).first ?? ""
+        let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        return (status, body)
+    }
+
     /// Where `swift build` put this package's executables (next to the test bundle).
     public static func builtProduct(_ name: String) -> String {
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()

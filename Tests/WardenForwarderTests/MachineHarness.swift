@@ -56,6 +56,7 @@ final class MachineHarness {
     /// The timer deadline last armed.
     var armed: Int64?
     var audits: [AuditEvent] = []
+    var observations: [Observation] = []
     static let manager = try! SocketAddress(ipAddress: "192.0.2.99", port: 40_000)
 
     static let engineID: [UInt8] = [0x80, 0, 0x1F, 0x88, 0x04, 1, 2, 3]
@@ -104,6 +105,7 @@ final class MachineHarness {
         let address = try! SocketAddress(ipAddress: "192.0.2.1", port: 161)
         let backend = BackendTarget(
             name: "agent",
+            index: 0,
             kind: .agent(
                 BackendTarget.Agent(
                     address: address,
@@ -185,6 +187,8 @@ final class MachineHarness {
                 self.armed = deadline
             case .audit(let event):
                 self.audits.append(event)
+            case .observe(let observation):
+                self.observations.append(observation)
             }
         }
         return replies

@@ -22,6 +22,7 @@ func fleetHarness(socketsPerPool: Int = 2, maxPending: Int = 10_000, timeout: In
     let backends = names.indices.map { index in
         BackendTarget(
             name: names[index],
+            index: index,
             group: index < 3 ? "fleet" : nil,
             kind: .agent(
                 BackendTarget.Agent(
