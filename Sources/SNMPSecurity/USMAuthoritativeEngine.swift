@@ -36,6 +36,9 @@ public enum USMDropReason: Hashable, Sendable {
 public struct USMIncomingRequest {
     public var scopedPDU: ScopedPDU
     public var state: USMRequestState
+    /// The user the request was authenticated as, with this engine's keys for it: a response secured
+    /// with it is right even if the engine's users change before the response is sent (a reload).
+    public var user: USMLocalizedUser
 }
 
 /// The security state a response is built from (RFC 3412 §7.1 "stateReference").
@@ -98,6 +101,18 @@ public struct USMAuthoritativeEngine {
     /// The same engine for another event loop: fresh contexts, no key derivation.
     public func copy(loopIndex: Int) -> USMAuthoritativeEngine {
         USMAuthoritativeEngine(copying: self, loopIndex: loopIndex)
+    }
+
+    /// This engine with another set of users (a reload): the identity, the counters and the salt
+    /// sequence go on; users whose name and keys did not change keep their contexts.
+    public func replacingUsers(with users: USMAuthoritativeEngine) -> USMAuthoritativeEngine {
+        precondition(users.identity.engineID == self.identity.engineID)
+        var next = self
+        next.users = users.users.mapValues { user in
+            if let current = self.users[user.nameBytes], current.hasSameKeys(as: user) { return current }
+            return user.copy()
+        }
+        return next
     }
 
     /// Counts a datagram that did not decode (snmpInASNParseErrs), so every counter lives here.
@@ -194,7 +209,7 @@ public struct USMAuthoritativeEngine {
             contextEngineID: scoped.contextEngineID,
             contextName: scoped.contextName
         )
-        return .accept(USMIncomingRequest(scopedPDU: scoped, state: state))
+        return .accept(USMIncomingRequest(scopedPDU: scoped, state: state, user: user))
     }
 
     /// Counts a failed check and answers with a Report when the message asked for one (RFC 3412 §7.1).
@@ -249,6 +264,22 @@ public struct USMAuthoritativeEngine {
     ) -> Bool {
         let user = request.level == .noAuthNoPriv ? nil : self.users[request.userName]
         precondition(request.level == .noAuthNoPriv || user != nil, "a response for a user this engine does not know")
+        return self.encodeResponse(pdu, to: request, user: user, engineTime: engineTime, into: &buffer, trimToFit: trimToFit)
+    }
+
+    /// The same, secured with `user`'s keys as the request was accepted with
+    /// (``USMIncomingRequest/user``), whether or not this engine still has that user.
+    @discardableResult
+    public mutating func encodeResponse(
+        _ pdu: PDU,
+        to request: USMRequestState,
+        user: USMLocalizedUser?,
+        engineTime: Int32,
+        into buffer: inout ByteBuffer,
+        trimToFit: Bool = false
+    ) -> Bool {
+        let user = request.level == .noAuthNoPriv ? nil : user
+        precondition(request.level == .noAuthNoPriv || user != nil, "a secured response needs the user's keys")
         let start = buffer.writerIndex
         let scoped = ScopedPDU(contextEngineID: request.contextEngineID, contextName: request.contextName, pdu: pdu)
         let limit = Int(request.maxSize)

@@ -202,6 +202,12 @@ public final class USMLocalizedUser {
         self.auth == nil ? .noAuthNoPriv : (self.priv == nil ? .authNoPriv : .authPriv)
     }
 
+    /// Whether `other` has the same name, protocols and keys.
+    public func hasSameKeys(as other: USMLocalizedUser) -> Bool {
+        self.name == other.name && self.auth == other.auth && self.priv == other.priv && self.authKey == other.authKey
+            && self.privKey == other.privKey
+    }
+
     /// Fresh OpenSSL contexts for the same keys.
     public func copy() -> USMLocalizedUser {
         // The keys were accepted once; only context creation can fail, and it did not.

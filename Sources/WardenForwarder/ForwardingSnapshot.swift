@@ -56,13 +56,16 @@ public final class BackendTarget: Sendable {
     public let name: String
     /// Its position in ``ForwardingSnapshot/backends``.
     public let index: Int
+    /// Its counters' place in ``ForwardingSnapshot/backendSlotNames`` (stable across reloads).
+    public let slot: Int
     /// Its group (an inventory's `group:`), for `backend: "{context}"` routes restricted to one.
     public let group: String?
     public let kind: Kind
 
-    public init(name: String, index: Int, group: String? = nil, kind: Kind) {
+    public init(name: String, index: Int, slot: Int? = nil, group: String? = nil, kind: Kind) {
         self.name = name
         self.index = index
+        self.slot = slot ?? index
         self.group = group
         self.kind = kind
     }
@@ -87,15 +90,25 @@ public final class RouteTarget: Sendable {
     public let name: String
     /// Its position in the configuration (and in ``RouteTable``).
     public let index: Int
+    /// Its counters' place in ``ForwardingSnapshot/routeSlotNames`` (stable across reloads).
+    public let slot: Int
     public let backend: Backend
     /// Views (compiled) and rewrites.
     public let policy: RoutePolicy
     /// `on-timeout: drop`: say nothing to the manager when the agent never answers.
     public let dropOnTimeout: Bool
 
-    public init(name: String, index: Int, backend: Backend, policy: RoutePolicy, dropOnTimeout: Bool) {
+    public init(
+        name: String,
+        index: Int,
+        slot: Int? = nil,
+        backend: Backend,
+        policy: RoutePolicy,
+        dropOnTimeout: Bool
+    ) {
         self.name = name
         self.index = index
+        self.slot = slot ?? index
         self.backend = backend
         self.policy = policy
         self.dropOnTimeout = dropOnTimeout
@@ -137,6 +150,10 @@ public final class ForwardingSnapshot: Sendable {
     public let socketsPerPool: Int
     /// Whether back-end requests, retransmissions and timeouts are also counted per back end.
     public let countsPerBackend: Bool
+    /// The route and back-end names by counter slot: this snapshot's, and those of earlier
+    /// snapshots (their counters go on being exported after a reload removed them).
+    public let routeSlotNames: [String]
+    public let backendSlotNames: [String]
 
     /// - Precondition: `routes[i].index == i`, and every agent's pool is an index into `pools`.
     public init(
@@ -146,7 +163,9 @@ public final class ForwardingSnapshot: Sendable {
         limits: ForwardingLimits,
         pools: [SocketAddress],
         socketsPerPool: Int,
-        countsPerBackend: Bool = false
+        countsPerBackend: Bool = false,
+        routeSlotNames: [String]? = nil,
+        backendSlotNames: [String]? = nil
     ) {
         precondition(routes.indices.allSatisfy { routes[$0].index == $0 })
         precondition(backends.indices.allSatisfy { backends[$0].index == $0 })
@@ -164,6 +183,10 @@ public final class ForwardingSnapshot: Sendable {
         self.pools = pools
         self.socketsPerPool = socketsPerPool
         self.countsPerBackend = countsPerBackend
+        self.routeSlotNames = routeSlotNames ?? routes.map(\.name)
+        self.backendSlotNames = backendSlotNames ?? backends.map(\.name)
+        precondition(routes.allSatisfy { $0.slot < self.routeSlotNames.count })
+        precondition(backends.allSatisfy { $0.slot < self.backendSlotNames.count })
     }
 
     /// The back end a request on `route` goes to: its fixed one, or the one named like `context`

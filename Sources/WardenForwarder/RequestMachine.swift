@@ -26,8 +26,10 @@ public struct ManagerEndpoint: Sendable {
 }
 
 /// How the manager's response is secured.
-public enum ManagerSecurity: Sendable {
-    case usm(USMRequestState)
+public enum ManagerSecurity {
+    /// USM: the request's state, and the user's keys it was accepted with (which a reload does not
+    /// change for a request in flight).
+    case usm(USMRequestState, USMLocalizedUser)
     case community(version: SNMPVersion, community: ByteBuffer)
 }
 
@@ -147,8 +149,10 @@ public final class RequestMachine {
 
     /// Pending requests by back-end socket.
     private var pending: [PendingTable<PendingRequest>]
-    /// The next socket of each pool (round robin).
+    /// The next socket of each pool (round robin), as a position in ``poolSockets``.
     private var nextSocket: [Int]
+    /// Each pool's sockets.
+    private var poolSockets: [[Int]] = []
     private var deadlines = DeadlineHeap()
     /// The deadline the loop's timer is armed for, if any.
     private var armedDeadline: Int64?
@@ -187,12 +191,49 @@ public final class RequestMachine {
             PendingTable(capacity: max(1, snapshot.limits.maxPending), firstRequestID: firstRequestID())
         }
         self.nextSocket = Array(repeating: 0, count: snapshot.pools.count)
-        self.routeStatistics = RouteStatistics(routes: snapshot.routes.count)
+        self.routeStatistics = RouteStatistics(routes: snapshot.routeSlotNames.count)
         self.backendStatistics = Array(
             repeating: 0,
-            count: snapshot.countsPerBackend ? snapshot.backends.count * RouteStatistics.BackendCounter.allCases.count : 0
+            count: snapshot.countsPerBackend
+                ? snapshot.backendSlotNames.count * RouteStatistics.BackendCounter.allCases.count : 0
         )
+        self.poolSockets = snapshot.pools.indices.map { pool in
+            Array((pool * snapshot.socketsPerPool)..<((pool + 1) * snapshot.socketsPerPool))
+        }
     }
+
+    /// A new configuration (a reload): requests from now on are served under `snapshot` and with
+    /// `users`' keys; requests in flight finish under the route, back end and keys they started with.
+    ///
+    /// - Parameters:
+    ///   - users: an engine with the new users, localized to this engine's ID (its contexts are
+    ///     copied for this loop; users that did not change keep theirs).
+    ///   - poolSockets: for each of the snapshot's pools, the loop's sockets (indices) that serve it;
+    ///     new sockets are numbered after the existing ones.
+    public func replace(snapshot: ForwardingSnapshot, users: USMAuthoritativeEngine, poolSockets: [[Int]]) {
+        precondition(poolSockets.count == snapshot.pools.count && poolSockets.allSatisfy { !$0.isEmpty })
+        self.snapshot = snapshot
+        self.usm = self.usm.replacingUsers(with: users)
+        self.poolSockets = poolSockets
+        self.nextSocket = Array(repeating: 0, count: snapshot.pools.count)
+        let sockets = (poolSockets.flatMap { $0 }.max() ?? -1) + 1
+        while self.pending.count < sockets {
+            self.pending.append(
+                PendingTable(capacity: max(1, snapshot.limits.maxPending), firstRequestID: Int32.random(in: 1...Int32.max))
+            )
+        }
+        self.routeStatistics.grow(toRoutes: snapshot.routeSlotNames.count)
+        let perBackend = RouteStatistics.BackendCounter.allCases.count
+        if snapshot.countsPerBackend && self.backendStatistics.count < snapshot.backendSlotNames.count * perBackend {
+            self.backendStatistics += Array(
+                repeating: 0,
+                count: snapshot.backendSlotNames.count * perBackend - self.backendStatistics.count
+            )
+        }
+    }
+
+    /// Back-end sockets in use (the loop opens this many).
+    public var socketCount: Int { self.pending.count }
 
     /// snmpEngineTime at `now` (RFC 3414 §2.2.1).
     public func engineTime(at now: Int64) -> Int32 {
@@ -240,7 +281,7 @@ public final class RequestMachine {
             sink.perform(.reply(report, to: endpoint))
         case .accept(let request):
             let pdu = request.scopedPDU.pdu
-            let security = ManagerSecurity.usm(request.state)
+            let security = ManagerSecurity.usm(request.state, request.user)
             // A command responder serves requests; an Inform is for a notification receiver.
             guard pdu.type.isConfirmed && pdu.type != .inform else {
                 self.counters.unexpectedPDUs &+= 1
@@ -272,7 +313,7 @@ public final class RequestMachine {
             let route = snapshot.routes[index]
             guard let backend = snapshot.backend(for: route, context: context) else {
                 self.counters.noDevice &+= 1
-                self.routeStatistics.countRefusal(route: index, reason: .noDevice)
+                self.routeStatistics.countRefusal(route: route.slot, reason: .noDevice)
                 if self.auditLimiter.allows(.noDevice, route: index, source: remote, user: request.state.userName, now: self.now) {
                     sink.perform(
                         .audit(
@@ -374,7 +415,7 @@ public final class RequestMachine {
             self.counters.tooManyVarbinds &+= 1
             self.audit(route: route, reason: .tooManyVarbinds, oid: pdu.varbinds.first?.oid, security, endpoint, &sink)
             if let kind = RequestKind(pdu.type) {
-                self.routeStatistics.countRequest(route: route.index, kind: kind, outcome: .refused)
+                self.routeStatistics.countRequest(route: route.slot, kind: kind, outcome: .refused)
                 sink.perform(.observe(.request(kind, nanoseconds: 0)))
             }
             let response = PDU(type: .response, requestID: pdu.requestID, errorStatus: .tooBig, varbinds: [])
@@ -406,12 +447,12 @@ public final class RequestMachine {
             // buffer it was decoded from, so that buffer is free for the next datagram instead of
             // being pinned (and copied) for as long as the request is pending.
             pdu = pdu.compacted()
-            if case .usm(var state) = security {
+            if case .usm(var state, let user) = security {
                 state.contextEngineID =
                     state.contextEngineID == self.engineIDBuffer
                     ? self.engineIDBuffer : Self.copy(state.contextEngineID)
                 state.contextName = state.contextName.readableBytes == 0 ? ByteBuffer() : Self.copy(state.contextName)
-                security = .usm(state)
+                security = .usm(state, user)
             }
         }
         var filtered = FilteredExchange(
@@ -482,7 +523,7 @@ public final class RequestMachine {
         _ endpoint: ManagerEndpoint,
         _ sink: inout Sink
     ) {
-        self.routeStatistics.countRefusal(route: route.index, reason: reason)
+        self.routeStatistics.countRefusal(route: route.slot, reason: reason)
         guard
             self.auditLimiter.allows(
                 .refusal(reason),
@@ -493,7 +534,7 @@ public final class RequestMachine {
         else { return }
         var user = "community"
         var context = ""
-        if case .usm(let state) = security {
+        if case .usm(let state, _) = security {
             user = String(buffer: state.userName)
             context = String(buffer: state.contextName)
         }
@@ -525,9 +566,9 @@ public final class RequestMachine {
             return
         }
         let pool = agent.pool
-        let perPool = self.snapshot.socketsPerPool
-        let socket = pool * perPool + self.nextSocket[pool]
-        self.nextSocket[pool] = (self.nextSocket[pool] + 1) % perPool
+        let sockets = self.poolSockets[pool]
+        let socket = sockets[self.nextSocket[pool]]
+        self.nextSocket[pool] = (self.nextSocket[pool] + 1) % sockets.count
         let exchange = request.exchange!
         let id = self.pending[socket].insert(
             request,
@@ -680,15 +721,15 @@ public final class RequestMachine {
         into sink: inout Sink
     ) {
         guard let kind = RequestKind(request.managerRequest.type) else { return }
-        self.routeStatistics.countRequest(route: request.route.index, kind: kind, outcome: outcome)
+        self.routeStatistics.countRequest(route: request.route.slot, kind: kind, outcome: outcome)
         sink.perform(.observe(.request(kind, nanoseconds: self.now - request.startedAt)))
     }
 
     private func countBackend(_ request: PendingRequest, _ counter: RouteStatistics.BackendCounter) {
-        self.routeStatistics.countBackend(route: request.route.index, counter)
+        self.routeStatistics.countBackend(route: request.route.slot, counter)
         if !self.backendStatistics.isEmpty {
             self.backendStatistics[
-                request.backend.index * RouteStatistics.BackendCounter.allCases.count + counter.rawValue
+                request.backend.slot * RouteStatistics.BackendCounter.allCases.count + counter.rawValue
             ] &+= 1
         }
     }
@@ -818,10 +859,11 @@ public final class RequestMachine {
         buffer.clear()
         defer { self.scratch = buffer }
         switch security {
-        case .usm(let state):
+        case .usm(let state, let user):
             let fits = self.usm.encodeResponse(
                 response,
                 to: state,
+                user: user,
                 engineTime: self.engineTime(at: self.now),
                 into: &buffer,
                 trimToFit: requestType == .getBulk

@@ -103,7 +103,7 @@ public struct RouteStatistics: Hashable, Sendable {
     static let requestSlots = RequestKind.allCases.count * RequestOutcome.allCases.count
     static let stride = Self.requestSlots + RefusalReason.allCases.count + BackendCounter.allCases.count
 
-    public let routes: Int
+    public private(set) var routes: Int
     public private(set) var values: [UInt64]
 
     public init(routes: Int) {
@@ -135,11 +135,19 @@ public struct RouteStatistics: Hashable, Sendable {
         self.values[route * Self.stride + Self.requestSlots + RefusalReason.allCases.count + counter.rawValue] &+= 1
     }
 
-    /// The sum of two loops' statistics over the same routes.
+    /// Room for `routes` routes (a reload added some); counts so far are kept.
+    mutating func grow(toRoutes routes: Int) {
+        guard routes > self.routes else { return }
+        self.values += Array(repeating: 0, count: (routes - self.routes) * Self.stride)
+        self.routes = routes
+    }
+
+    /// The sum of two loops' statistics (route slots are the same on every loop; one loop may have
+    /// grown first during a reload).
     public static func + (lhs: RouteStatistics, rhs: RouteStatistics) -> RouteStatistics {
-        precondition(lhs.routes == rhs.routes)
         var sum = lhs
-        for index in sum.values.indices { sum.values[index] &+= rhs.values[index] }
+        sum.grow(toRoutes: rhs.routes)
+        for index in rhs.values.indices { sum.values[index] &+= rhs.values[index] }
         return sum
     }
 }

@@ -82,14 +82,27 @@ extension BackendHandler: Sendable {}
 /// backend-sockets), whatever the number of back ends.
 public final class Gateway: Sendable {
     private let loops: [NIOLoopBound<GatewayLoop>]
-    private let channels: [Channel]
     public let logger: Logger
     /// snmpEngineTime counts from this monotonic instant.
     public let startUptime: UInt64
 
-    private init(loops: [NIOLoopBound<GatewayLoop>], channels: [Channel], logger: Logger, startUptime: UInt64) {
+    /// What a reload changes besides the loops: the channels, and the ids of listeners and pools.
+    private struct Sockets {
+        /// Every open channel, by the listener id or pool it serves (for closing).
+        var listenerChannels: [Int: [Channel]] = [:]
+        var poolChannels: [Channel] = []
+        /// Listener ids by address (the same id on every loop).
+        var listenerIDs: [String: Int] = [:]
+        var nextListenerID = 0
+        /// Pool addresses already open (their sockets, by index, are the same on every loop).
+        var pools: [String: [Int]] = [:]
+        var socketCount = 0
+    }
+    private let sockets: NIOLockedValueBox<Sockets>
+
+    private init(loops: [NIOLoopBound<GatewayLoop>], sockets: Sockets, logger: Logger, startUptime: UInt64) {
         self.loops = loops
-        self.channels = channels
+        self.sockets = NIOLockedValueBox(sockets)
         self.logger = logger
         self.startUptime = startUptime
     }
@@ -103,6 +116,8 @@ public final class Gateway: Sendable {
     /// Datagrams per read call (recvmmsg); NIO pools the receive buffers, so the slots are reused.
     static let vectorReadCount = 8
 
+    static func key(_ address: SocketAddress) -> String { GatewayLoop.describe(address) }
+
     /// Binds every listener on every loop of `group` and opens the back-end sockets.
     public static func start(
         plan: GatewayPlan,
@@ -114,13 +129,23 @@ public final class Gateway: Sendable {
         let eventLoops = Array(group.makeIterator())
         let startUptime = NIODeadline.now().uptimeNanoseconds
         var loops: [NIOLoopBound<GatewayLoop>] = []
-        var channels: [Channel] = []
-        var listenerChannels: [Channel] = []
+        var sockets = Sockets()
+        for address in plan.listeners {
+            sockets.listenerIDs[Self.key(address)] = sockets.nextListenerID
+            sockets.nextListenerID += 1
+        }
+        for (pool, address) in plan.snapshot.pools.enumerated() {
+            sockets.pools[Self.key(address)] = Array(
+                (pool * plan.snapshot.socketsPerPool)..<((pool + 1) * plan.snapshot.socketsPerPool)
+            )
+        }
+        sockets.socketCount = plan.snapshot.socketCount
         // SO_REUSEPORT would let the loops share a port with another process of the same user: make
         // sure the port is free first (a plain bind fails if anyone holds it).
         for address in plan.listeners {
             Glibc.close(try UDPSocket.bound(to: address, reusePort: false))
         }
+        var opened: [Channel] = []
         do {
             for (index, eventLoop) in eventLoops.enumerated() {
                 // Handed over to that loop, which alone uses it from now on.
@@ -143,82 +168,189 @@ public final class Gateway: Sendable {
                     )
                 }.get()
                 loops.append(bound)
-                for (listenerIndex, address) in plan.listeners.enumerated() {
-                    let fd = try UDPSocket.bound(to: address, reusePort: eventLoops.count > 1)
-                    let wildcard = UDPSocket.isWildcard(address)
-                    let channel = try await DatagramBootstrap(group: eventLoop)
-                        .channelInitializer { channel in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(
-                                    FrontendHandler(gateway: bound.value, listener: listenerIndex)
-                                )
-                            }
-                        }
-                        // A vector read splits one buffer into equal slots: capacity is slots × datagram size.
-                        .channelOption(
-                            .recvAllocator,
-                            value: FixedSizeRecvByteBufferAllocator(
-                                capacity: Self.vectorReadCount * Self.listenerReceiveCapacity
-                            )
-                        )
-                        // Nothing is read until every loop is wired up (see the end of this function).
-                        .channelOption(.autoRead, value: false)
-                        .channelOption(.receivePacketInfo, value: wildcard)
-                        // Several datagrams per read call (recvmmsg).
-                        .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
-                        .withBoundSocket(fd)
-                        .get()
-                    channels.append(channel)
-                    listenerChannels.append(channel)
-                    try await eventLoop.submit {
-                        bound.value.listeners.append(
-                            GatewayLoop.Listener(
-                                channel: channel,
-                                // NIO's writes cannot choose the source address a wildcard listener needs.
-                                outbox: DatagramOutbox(fd: fd, channel: wildcard ? nil : channel),
-                                isWildcard: wildcard
-                            )
-                        )
-                    }.get()
+                for address in plan.listeners {
+                    let id = sockets.listenerIDs[Self.key(address)]!
+                    let channel = try await Self.openListener(
+                        address,
+                        id: id,
+                        on: bound,
+                        reusePort: eventLoops.count > 1
+                    )
+                    opened.append(channel)
+                    sockets.listenerChannels[id, default: []].append(channel)
                 }
-                let snapshot = plan.snapshot
-                for (poolIndex, local) in snapshot.pools.enumerated() {
-                    for slot in 0..<snapshot.socketsPerPool {
-                        let socket = poolIndex * snapshot.socketsPerPool + slot
-                        let fd = try UDPSocket.bound(to: local, reusePort: false)
-                        let channel = try await DatagramBootstrap(group: eventLoop)
-                            .channelInitializer { channel in
-                                channel.eventLoop.makeCompletedFuture {
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        BackendHandler(gateway: bound.value, socket: socket)
-                                    )
-                                }
-                            }
-                            .channelOption(
-                                .recvAllocator,
-                                value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * 65_536)
-                            )
-                            .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
-                            .withBoundSocket(fd)
-                            .get()
-                        channels.append(channel)
-                        try await eventLoop.submit {
-                            precondition(bound.value.backendSockets.count == socket)
-                            bound.value.backendSockets.append(
-                                GatewayLoop.BackendSocket(channel: channel, outbox: DatagramOutbox(fd: fd, channel: channel))
-                            )
-                        }.get()
-                    }
+                for (pool, local) in plan.snapshot.pools.enumerated() {
+                    let first = pool * plan.snapshot.socketsPerPool
+                    let channels = try await Self.openPool(
+                        local,
+                        sockets: first..<(first + plan.snapshot.socketsPerPool),
+                        on: bound
+                    )
+                    opened += channels
+                    sockets.poolChannels += channels
                 }
             }
-            for channel in listenerChannels {
-                try await channel.setOption(.autoRead, value: true).get()
+            for channels in sockets.listenerChannels.values {
+                for channel in channels { try await channel.setOption(.autoRead, value: true).get() }
+            }
+        } catch {
+            for channel in opened { try? await channel.close() }
+            throw error
+        }
+        return Gateway(loops: loops, sockets: sockets, logger: logger, startUptime: startUptime)
+    }
+
+    /// Binds one listener on one loop, registered under `id`; it reads nothing until told to.
+    private static func openListener(
+        _ address: SocketAddress,
+        id: Int,
+        on bound: NIOLoopBound<GatewayLoop>,
+        reusePort: Bool
+    ) async throws -> Channel {
+        let eventLoop = bound.eventLoop
+        let fd = try UDPSocket.bound(to: address, reusePort: reusePort)
+        let wildcard = UDPSocket.isWildcard(address)
+        let channel = try await DatagramBootstrap(group: eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(FrontendHandler(gateway: bound.value, listener: id))
+                }
+            }
+            // A vector read splits one buffer into equal slots: capacity is slots × datagram size.
+            .channelOption(
+                .recvAllocator,
+                value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * Self.listenerReceiveCapacity)
+            )
+            // Nothing is read until every loop is wired up.
+            .channelOption(.autoRead, value: false)
+            .channelOption(.receivePacketInfo, value: wildcard)
+            // Several datagrams per read call (recvmmsg).
+            .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
+            .withBoundSocket(fd)
+            .get()
+        try await eventLoop.submit {
+            bound.value.listeners[id] = GatewayLoop.Listener(
+                channel: channel,
+                // NIO's writes cannot choose the source address a wildcard listener needs.
+                outbox: DatagramOutbox(fd: fd, channel: wildcard ? nil : channel),
+                isWildcard: wildcard
+            )
+        }.get()
+        return channel
+    }
+
+    /// Opens one pool's sockets on one loop, numbered `sockets` in the loop's socket list.
+    private static func openPool(
+        _ local: SocketAddress,
+        sockets: Range<Int>,
+        on bound: NIOLoopBound<GatewayLoop>
+    ) async throws -> [Channel] {
+        let eventLoop = bound.eventLoop
+        var channels: [Channel] = []
+        do {
+            for socket in sockets {
+                let fd = try UDPSocket.bound(to: local, reusePort: false)
+                let channel = try await DatagramBootstrap(group: eventLoop)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                BackendHandler(gateway: bound.value, socket: socket)
+                            )
+                        }
+                    }
+                    .channelOption(
+                        .recvAllocator,
+                        value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * 65_536)
+                    )
+                    .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
+                    .withBoundSocket(fd)
+                    .get()
+                channels.append(channel)
+                try await eventLoop.submit {
+                    precondition(bound.value.backendSockets.count == socket)
+                    bound.value.backendSockets.append(
+                        GatewayLoop.BackendSocket(channel: channel, outbox: DatagramOutbox(fd: fd, channel: channel))
+                    )
+                }.get()
             }
         } catch {
             for channel in channels { try? await channel.close() }
             throw error
         }
-        return Gateway(loops: loops, channels: channels, logger: logger, startUptime: startUptime)
+        return channels
+    }
+
+    /// Serves `plan` from now on (a reload): new listeners are bound and removed ones closed, new
+    /// source addresses get their pools, and every loop's machine takes the new snapshot and users.
+    /// Requests in flight finish under what they started with. On any error nothing has changed.
+    public func reload(plan: GatewayPlan, users: USMAuthoritativeEngine) async throws {
+        let current = self.sockets.withLockedValue { $0 }
+        let wanted = Set(plan.listeners.map(Self.key))
+        let added = plan.listeners.filter { current.listenerIDs[Self.key($0)] == nil }
+        let removed = current.listenerIDs.filter { !wanted.contains($0.key) }
+        for address in added {
+            Glibc.close(try UDPSocket.bound(to: address, reusePort: false))
+        }
+        var next = current
+        for address in added {
+            next.listenerIDs[Self.key(address)] = next.nextListenerID
+            next.nextListenerID += 1
+        }
+        let newPools = plan.snapshot.pools.filter { current.pools[Self.key($0)] == nil }
+        for local in newPools {
+            next.pools[Self.key(local)] = Array(next.socketCount..<(next.socketCount + plan.snapshot.socketsPerPool))
+            next.socketCount += plan.snapshot.socketsPerPool
+        }
+        let poolSockets = plan.snapshot.pools.map { next.pools[Self.key($0)]! }
+        // Open everything new on every loop first: a bind that fails leaves the old configuration
+        // serving, untouched.
+        var opened: [Channel] = []
+        var newListenerChannels: [Channel] = []
+        do {
+            for bound in self.loops {
+                for address in added {
+                    let id = next.listenerIDs[Self.key(address)]!
+                    let channel = try await Self.openListener(address, id: id, on: bound, reusePort: self.loops.count > 1)
+                    opened.append(channel)
+                    newListenerChannels.append(channel)
+                    next.listenerChannels[id, default: []].append(channel)
+                }
+                for local in newPools {
+                    let sockets = next.pools[Self.key(local)]!
+                    let channels = try await Self.openPool(local, sockets: sockets.first!..<(sockets.last! + 1), on: bound)
+                    opened += channels
+                    next.poolChannels += channels
+                }
+            }
+        } catch {
+            for channel in opened { try? await channel.close() }
+            // Listeners registered on loops for the failed channels go with them: unregister.
+            for bound in self.loops {
+                try? await bound.eventLoop.submit {
+                    for address in added {
+                        if let id = next.listenerIDs[Self.key(address)] { bound.value.listeners[id] = nil }
+                    }
+                }.get()
+            }
+            throw error
+        }
+        // Swap, loop by loop.
+        nonisolated(unsafe) let users = users
+        for bound in self.loops {
+            try await bound.eventLoop.submit {
+                bound.value.machine.replace(snapshot: plan.snapshot, users: users, poolSockets: poolSockets)
+                for (_, id) in removed {
+                    bound.value.listeners[id] = nil
+                }
+            }.get()
+        }
+        for (_, id) in removed {
+            for channel in next.listenerChannels[id] ?? [] { try? await channel.close() }
+            next.listenerChannels[id] = nil
+            next.listenerIDs = next.listenerIDs.filter { $0.value != id }
+        }
+        for channel in newListenerChannels { try await channel.setOption(.autoRead, value: true).get() }
+        self.sockets.withLockedValue { $0 = next }
     }
 
     /// Stops reading from managers and waits until every pending request is answered or timed out.
@@ -230,7 +362,10 @@ public final class Gateway: Sendable {
 
     /// Closes every socket.
     public func close() async {
-        for channel in self.channels { try? await channel.close() }
+        let sockets = self.sockets.withLockedValue { $0 }
+        for channel in sockets.listenerChannels.values.flatMap({ $0 }) + sockets.poolChannels {
+            try? await channel.close()
+        }
     }
 
     /// Everything every loop counted, summed.

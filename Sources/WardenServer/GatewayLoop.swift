@@ -32,7 +32,8 @@ final class GatewayLoop {
         var outbox: DatagramOutbox
         var isWildcard: Bool
     }
-    var listeners: [Listener] = []
+    /// By listener id (stable across reloads, the same on every loop).
+    var listeners: [Int: Listener] = [:]
 
     /// The back-end socket pool, as the machine numbers it (pool × sockets-per-pool + socket).
     struct BackendSocket {
@@ -42,7 +43,7 @@ final class GatewayLoop {
     var backendSockets: [BackendSocket] = []
 
     /// Datagrams the kernel refused to send (an I/O matter: the machine does not see it).
-    private(set) var sendFailures: UInt64 = 0
+    fileprivate(set) var sendFailures: UInt64 = 0
     private var timer: Scheduled<Void>?
     private var draining: EventLoopPromise<Void>?
 
@@ -123,8 +124,11 @@ final class GatewayLoop {
             case .sendToBackend(let datagram, let socket, let address):
                 self.loop.enqueue(datagram, to: address, in: self.loop.backendSockets[socket].outbox)
             case .reply(let datagram, let endpoint):
-                guard endpoint.listener < self.loop.listeners.count else { return }
-                let listener = self.loop.listeners[endpoint.listener]
+                // A listener a reload removed while the request was pending: the answer cannot go.
+                guard let listener = self.loop.listeners[endpoint.listener] else {
+                    self.loop.sendFailures &+= 1
+                    return
+                }
                 self.loop.enqueue(
                     datagram,
                     to: endpoint.remote,
@@ -218,7 +222,7 @@ final class GatewayLoop {
 
     /// Stops reading from managers; the future completes when nothing is pending any more.
     func drain() -> EventLoopFuture<Void> {
-        for listener in self.listeners {
+        for listener in self.listeners.values {
             listener.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         }
         let promise = self.eventLoop.makePromise(of: Void.self)

@@ -29,8 +29,20 @@ public struct GatewayPlan: Sendable {
         public var description: String
     }
 
-    public init(_ configuration: WardenConfiguration) throws(PlanError) {
+    /// - Parameter previous: the plan this one replaces (a reload): routes and back ends keep their
+    ///   counter slots by name, so their counters go on across the reload.
+    public init(_ configuration: WardenConfiguration, previous: GatewayPlan? = nil) throws(PlanError) {
         self.configuration = configuration
+        var routeSlotNames = previous?.snapshot.routeSlotNames ?? []
+        var routeSlots = Dictionary(routeSlotNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        var backendSlotNames = previous?.snapshot.backendSlotNames ?? []
+        var backendSlots = Dictionary(backendSlotNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        func slot(_ name: String, _ names: inout [String], _ slots: inout [String: Int]) -> Int {
+            if let slot = slots[name] { return slot }
+            slots[name] = names.count
+            names.append(name)
+            return names.count - 1
+        }
         self.listeners = []
         for listen in configuration.listen {
             self.listeners.append(try Self.socketAddress(listen))
@@ -76,6 +88,7 @@ public struct GatewayPlan: Sendable {
                 target = BackendTarget(
                     name: backend.name,
                     index: backends.count,
+                    slot: slot(backend.name, &backendSlotNames, &backendSlots),
                     group: backend.group,
                     kind: .agent(
                         BackendTarget.Agent(
@@ -97,6 +110,7 @@ public struct GatewayPlan: Sendable {
                     target = BackendTarget(
                         name: backend.name,
                         index: backends.count,
+                        slot: slot(backend.name, &backendSlotNames, &backendSlots),
                         group: backend.group,
                         kind: .simulated(SharedSimulatedAgent(SimulatedAgent(objects: objects)))
                     )
@@ -128,6 +142,7 @@ public struct GatewayPlan: Sendable {
                 RouteTarget(
                     name: route.name,
                     index: index,
+                    slot: slot(route.name, &routeSlotNames, &routeSlots),
                     backend: backend,
                     policy: RoutePolicy(
                         readView: route.readView.flatMap { views[$0] },
@@ -166,7 +181,9 @@ public struct GatewayPlan: Sendable {
             ),
             pools: pools,
             socketsPerPool: configuration.backendSockets,
-            countsPerBackend: configuration.ops?.perBackendMetrics ?? false
+            countsPerBackend: configuration.ops?.perBackendMetrics ?? false,
+            routeSlotNames: routeSlotNames,
+            backendSlotNames: backendSlotNames
         )
     }
 

@@ -27,12 +27,15 @@ public struct GatewayService: Service {
     public let threads: Int
     public let logger: Logger
     public let version: String
+    /// The file the plan came from, read again on reload (SIGHUP, POST /-/reload); nil: no reload.
+    public let configPath: String?
 
-    public init(plan: GatewayPlan, threads: Int, logger: Logger, version: String = "dev") {
+    public init(plan: GatewayPlan, threads: Int, logger: Logger, version: String = "dev", configPath: String? = nil) {
         self.plan = plan
         self.threads = threads
         self.logger = logger
         self.version = version
+        self.configPath = configPath
     }
 
     public func run() async throws {
@@ -59,6 +62,14 @@ public struct GatewayService: Service {
             throw error
         }
         let state = ServiceState()
+        let reloader = Reloader(
+            plan: self.plan,
+            gateway: gateway,
+            identity: identity,
+            configPath: self.configPath,
+            metrics: metrics,
+            logger: self.logger
+        )
         // The control plane's own loop: the ops listener never runs on the data path.
         let control = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var ops: OpsServer?
@@ -66,7 +77,7 @@ public struct GatewayService: Service {
             let endpoints = GatewayOpsEndpoints(
                 gateway: gateway,
                 metrics: metrics,
-                plan: self.plan,
+                reloader: reloader,
                 state: state,
                 identity: identity,
                 startUptime: gateway.startUptime
@@ -88,13 +99,10 @@ public struct GatewayService: Service {
         // Loading a large configuration (ten thousand routes of YAML) leaves freed heap behind:
         // return it to the system before serving, so the resting size is what the gateway holds.
         _ = GatewayLoop.mallocTrim?(0)
-        // SIGHUP would end the process by default; reloading is not built yet, so say so instead.
-        let logger = self.logger
+        // SIGHUP reloads the configuration (as POST /-/reload does).
         let hangups = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                logger.warning(
-                    "SIGHUP: configuration reload is not supported yet; restart the gateway to apply changes"
-                )
+                _ = await reloader.reload(trigger: "SIGHUP")
             }
         }
         defer { hangups.cancel() }
@@ -103,6 +111,7 @@ public struct GatewayService: Service {
         // "listening" is the readiness line that supervisors and tests wait for: say it only once a
         // SIGTERM would stop us gracefully rather than kill us.
         state.ready()
+        await reloader.started()
         var metadata: Logger.Metadata = [
             "listen": "\(configuration.listen.map(\.description).joined(separator: ","))",
             "engine_id": "\(identity.engineID.map { String(format: "%02x", $0) }.joined())",
@@ -125,16 +134,17 @@ public struct GatewayService: Service {
         self.logger.info("stopping: no new requests; waiting for pending ones to finish or time out")
         await gateway.drain()
         let statistics = await gateway.statistics()
+        let plan = await reloader.plan
         await ops?.close()
         await gateway.close()
         try? await group.shutdownGracefully()
         try? await control.shutdownGracefully()
         var stopped: Logger.Metadata = [:]
         for (name, value) in statistics.counters.fields + statistics.usm.fields { stopped[name] = "\(value)" }
-        for (index, route) in self.plan.snapshot.routes.enumerated() {
+        for (slot, route) in plan.snapshot.routeSlotNames.enumerated() where slot < statistics.routes.routes {
             for reason in RefusalReason.allCases {
-                let count = statistics.routes.refusals(route: index, reason: reason)
-                if count > 0 { stopped["refused/\(route.name)/\(reason.name)"] = "\(count)" }
+                let count = statistics.routes.refusals(route: slot, reason: reason)
+                if count > 0 { stopped["refused/\(route)/\(reason.name)"] = "\(count)" }
             }
         }
         self.logger.info("stopped", metadata: stopped)
@@ -181,20 +191,21 @@ final class ServiceState: Sendable {
 struct GatewayOpsEndpoints: OpsEndpoints {
     let gateway: Gateway
     let metrics: GatewayMetrics
-    let plan: GatewayPlan
+    let reloader: Reloader
     let state: ServiceState
     let identity: EngineIdentity
     let startUptime: UInt64
 
     func metrics() async -> [UInt8] {
         let statistics = await self.gateway.statistics()
+        let snapshot = await self.reloader.plan.snapshot
         self.metrics.set("snmpwarden_engine_boots", to: Double(self.identity.boots))
         let uptime = NIODeadline.now().uptimeNanoseconds - self.startUptime
         self.metrics.set("snmpwarden_engine_time_seconds", to: Double(uptime / 1_000_000_000))
         return self.metrics.exposition(
             statistics,
-            routes: self.plan.snapshot.routes.map(\.name),
-            backends: self.plan.snapshot.countsPerBackend ? self.plan.snapshot.backends.map(\.name) : []
+            routes: snapshot.routeSlotNames,
+            backends: snapshot.countsPerBackend ? snapshot.backendSlotNames : []
         )
     }
 
@@ -207,7 +218,7 @@ struct GatewayOpsEndpoints: OpsEndpoints {
     }
 
     func reload() async -> ReloadOutcome {
-        .unsupported("configuration reload is not built yet: restart the gateway to apply changes")
+        await self.reloader.reload(trigger: "POST /-/reload")
     }
 }
 
@@ -237,4 +248,119 @@ enum SystemdNotifier {
             }
         }
     }
+}
+
+/// Reloads the configuration: validates the whole new file first, refuses what cannot change while
+/// running, then swaps the snapshot on every loop. One reload at a time. engineBoots is not touched
+/// (a reload is no re-initialisation of the engine; Net-SNMP counts one, and its users complain:
+/// net-snmp #220).
+actor Reloader {
+    private(set) var plan: GatewayPlan
+    private let gateway: Gateway
+    private let identity: EngineIdentity
+    private let configPath: String?
+    private let metrics: GatewayMetrics?
+    private let logger: Logger
+    private var results: [String: UInt64] = [:]
+
+    init(
+        plan: GatewayPlan,
+        gateway: Gateway,
+        identity: EngineIdentity,
+        configPath: String?,
+        metrics: GatewayMetrics?,
+        logger: Logger
+    ) {
+        self.plan = plan
+        self.gateway = gateway
+        self.identity = identity
+        self.configPath = configPath
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// The configuration loaded at start counts as a successful load.
+    func started() {
+        self.recordResult(success: true)
+    }
+
+    func reload(trigger: String) async -> ReloadOutcome {
+        guard let path = self.configPath else {
+            return .unsupported("this gateway was not started from a file: nothing to reload")
+        }
+        SystemdNotifier.notify("RELOADING=1\nMONOTONIC_USEC=\(NIODeadline.now().uptimeNanoseconds / 1000)")
+        defer { SystemdNotifier.notify("READY=1\nSTATUS=listening") }
+        self.logger.info("reloading the configuration", metadata: ["trigger": "\(trigger)", "file": "\(path)"])
+        let errors: [String]
+        do {
+            let configuration = try ConfigurationLoader.load(path: path)
+            try self.checkUnchanged(configuration, path: path)
+            let plan = try GatewayPlan(configuration, previous: self.plan)
+            let users = try USMAuthoritativeEngine(identity: self.identity, users: configuration.users)
+            try await self.gateway.reload(plan: plan, users: users)
+            self.plan = plan
+            self.recordResult(success: true)
+            self.logger.info(
+                "reloaded",
+                metadata: [
+                    "trigger": "\(trigger)", "users": "\(configuration.users.count)",
+                    "backends": "\(plan.snapshot.backends.count)", "routes": "\(plan.snapshot.routes.count)",
+                    "listen": "\(configuration.listen.map(\.description).joined(separator: ","))",
+                ]
+            )
+            return .reloaded
+        } catch let problems as ConfigurationErrors {
+            errors = problems.errors.map(\.description)
+        } catch {
+            errors = ["\(path): \(error)"]
+        }
+        for error in errors {
+            self.logger.error("reload: \(error)")
+        }
+        self.logger.error(
+            "reload refused: the configuration that was running keeps serving",
+            metadata: ["trigger": "\(trigger)", "errors": "\(errors.count)"]
+        )
+        self.recordResult(success: false)
+        return .refused(errors.joined(separator: "\n"))
+    }
+
+    /// What a running gateway cannot take over: its engine, its ops listener, its socket pools' size.
+    private func checkUnchanged(_ configuration: WardenConfiguration, path: String) throws(ReloadRefusal) {
+        let running = self.plan.configuration
+        var problems: [String] = []
+        if configuration.engine != running.engine {
+            problems.append("engine: the engine's identity and state cannot change on reload; restart to apply")
+        }
+        if configuration.ops != running.ops {
+            problems.append("ops: the ops listener cannot change on reload; restart to apply")
+        }
+        if configuration.backendSockets != running.backendSockets {
+            problems.append("backend-sockets cannot change on reload; restart to apply")
+        }
+        if !problems.isEmpty {
+            throw ReloadRefusal(description: problems.map { "\(path): \($0)" }.joined(separator: "\n"))
+        }
+    }
+
+    private func recordResult(success: Bool) {
+        let result = success ? "success" : "failure"
+        self.results[result, default: 0] += 1
+        guard let metrics = self.metrics else { return }
+        metrics.advance("snmpwarden_config_reloads_total", [("result", result)], to: self.results[result]!)
+        metrics.set("snmpwarden_config_last_reload_successful", to: success ? 1 : 0)
+        if success {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            metrics.set(
+                "snmpwarden_config_last_reload_success_timestamp_seconds",
+                to: Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+            )
+        }
+    }
+}
+
+/// A reload that would change what cannot change while running.
+struct ReloadRefusal: Error, CustomStringConvertible {
+    var description: String
 }

@@ -80,7 +80,13 @@ struct Run: AsyncParsableCommand {
             printToStandardError("\(self.config): \(error)")
             throw ExitCode.failure
         }
-        let service = GatewayService(plan: plan, threads: self.threads, logger: logger, version: SNMPWarden.version)
+        let service = GatewayService(
+            plan: plan,
+            threads: self.threads,
+            logger: logger,
+            version: SNMPWarden.version,
+            configPath: self.config
+        )
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: service)],
