@@ -118,6 +118,11 @@ let package = Package(
             name: "SNMPTestResponder",
             dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // A minimal SNMPv3 manager with one engine cache over several sockets, for the replica tests.
+        .executableTarget(
+            name: "SNMPTestManager",
+            dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .executableTarget(
             name: "FuzzUSMInbound",
             dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "NIOCore", package: "swift-nio")]

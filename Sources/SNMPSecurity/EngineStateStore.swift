@@ -195,3 +195,32 @@ public enum EngineStateStore {
         }
     }
 }
+
+/// engineBoots and engineTime derived from the wall clock since a shared epoch, so that replicas
+/// with the same engine ID answer as one engine (no shared counter, no state file).
+///
+/// engineTime is the seconds since the epoch and engineBoots 1, until engineTime would pass
+/// 2^31-1: then boots goes up and time starts again from 0 (RFC 3414 §2.2.1). Both only grow as
+/// the clock does, which keeps RFC 3414's monotonicity for every replica whose clock is synced
+/// (NTP skew is milliseconds against the 150-second window).
+public enum EpochEngineTime {
+    /// The seconds one engineBoots value lasts.
+    static let period = Int64(Int32.max)
+
+    /// engineBoots and engineTime at `unixNanoseconds` for an engine counting from `epochSeconds`;
+    /// nil before the epoch.
+    public static func at(unixNanoseconds: Int64, epochSeconds: Int64) -> (boots: Int32, time: Int32)? {
+        let elapsed = unixNanoseconds / 1_000_000_000 - epochSeconds
+        guard elapsed >= 0 else { return nil }
+        let boots = min(Int64(EngineIdentity.maximumBoots), 1 + elapsed / Self.period)
+        return (Int32(boots), Int32(elapsed % Self.period))
+    }
+
+    /// The monotonic instant (nanoseconds) at which engineTime was 0, given the same instant on the
+    /// monotonic and the wall clock; nil before the epoch.
+    public static func origin(monotonicNanoseconds: Int64, unixNanoseconds: Int64, epochSeconds: Int64) -> Int64? {
+        let sinceEpoch = unixNanoseconds - epochSeconds * 1_000_000_000
+        guard sinceEpoch >= 0 else { return nil }
+        return monotonicNanoseconds - sinceEpoch % (Self.period * 1_000_000_000)
+    }
+}

@@ -90,9 +90,20 @@ public struct Inventory: Hashable, Sendable {
 
 /// `engine:`.
 public struct EngineSettings: Hashable, Sendable {
+    /// Where engineBoots and engineTime come from.
+    public enum Time: Hashable, Sendable {
+        /// engineBoots counted in ``EngineSettings/stateDirectory`` (one more per start), engineTime
+        /// seconds since the start.
+        case local
+        /// engineTime is the seconds since this instant (Unix seconds) and engineBoots 1 (one more
+        /// each 2^31-1 seconds): every replica with the same ID and epoch is one engine.
+        case epoch(unixSeconds: Int64)
+    }
+
     /// Configured snmpEngineID; nil: generated once and kept in ``stateDirectory``.
     public var engineID: [UInt8]?
     public var stateDirectory: String
+    public var time: Time = .local
 }
 
 /// A UDP endpoint in Net-SNMP's transport syntax: `udp:192.0.2.1:161`, `udp6:[2001:db8::1]:161`.

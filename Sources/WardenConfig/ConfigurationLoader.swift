@@ -324,7 +324,9 @@ extension Walker {
         else { return nil }
 
         var engine = EngineSettings(engineID: nil, stateDirectory: self.baseDirectory + "/state")
-        if let node = top["engine"]?.value, let fields = self.fields(node, "engine", allowed: ["id", "state-dir"]) {
+        if let node = top["engine"]?.value,
+            let fields = self.fields(node, "engine", allowed: ["id", "state-dir", "time", "epoch"])
+        {
             if let id = fields["id"]?.value, let text = self.string(id, "engine.id") {
                 let hex = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
                 if let bytes = EngineStateStore.unhex(Substring(hex)), EngineIdentity.isValid(engineID: bytes) {
@@ -335,6 +337,39 @@ extension Walker {
             }
             if let directory = fields["state-dir"]?.value, let path = self.string(directory, "engine.state-dir") {
                 engine.stateDirectory = path.hasPrefix("/") ? path : self.baseDirectory + "/" + path
+            }
+            var epoch: Int64?
+            if let epochNode = fields["epoch"]?.value, let text = self.string(epochNode, "engine.epoch") {
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withInternetDateTime]
+                if let date = formatter.date(from: text) {
+                    epoch = Int64(date.timeIntervalSince1970.rounded(.down))
+                } else {
+                    self.error(epochNode, "engine.epoch must be an RFC 3339 time such as 2026-01-01T00:00:00Z")
+                }
+            }
+            if let timeNode = fields["time"]?.value, let text = self.string(timeNode, "engine.time") {
+                switch text {
+                case "local":
+                    if let epochField = fields["epoch"] {
+                        self.error(epochField.key, "engine.epoch goes with time: epoch")
+                    }
+                case "epoch":
+                    if fields["epoch"] == nil {
+                        self.error(timeNode, "engine.time: epoch needs engine.epoch (the instant engineTime counts from)")
+                    }
+                    if engine.engineID == nil && fields["id"] == nil {
+                        self.error(
+                            timeNode,
+                            "engine.time: epoch needs engine.id: replicas answer as one engine only with the same ID"
+                        )
+                    }
+                    if let epoch { engine.time = .epoch(unixSeconds: epoch) }
+                default:
+                    self.error(timeNode, "engine.time must be local or epoch")
+                }
+            } else if let epochField = fields["epoch"] {
+                self.error(epochField.key, "engine.epoch goes with time: epoch")
             }
         }
 

@@ -142,7 +142,7 @@ public final class RequestMachine {
     /// back-end index; empty unless the snapshot asks for them.
     public private(set) var backendStatistics: [UInt64]
     /// snmpEngineTime is 0 at this monotonic instant.
-    public let engineTimeOrigin: Int64
+    public private(set) var engineTimeOrigin: Int64
     /// The bound on requests pending on this loop, over all back ends.
     public let pendingCapacity: Int
     public private(set) var pendingCount = 0
@@ -234,6 +234,12 @@ public final class RequestMachine {
 
     /// Back-end sockets in use (the loop opens this many).
     public var socketCount: Int { self.pending.count }
+
+    /// Moves the instant engineTime counts from earlier, never later: engineTime follows a clock
+    /// that was corrected forward, and never goes back (RFC 3414 §2.2.1).
+    public func advanceEngineTime(origin: Int64) {
+        self.engineTimeOrigin = min(self.engineTimeOrigin, origin)
+    }
 
     /// snmpEngineTime at `now` (RFC 3414 §2.2.1).
     public func engineTime(at now: Int64) -> Int32 {

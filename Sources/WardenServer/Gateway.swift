@@ -83,8 +83,8 @@ extension BackendHandler: Sendable {}
 public final class Gateway: Sendable {
     private let loops: [NIOLoopBound<GatewayLoop>]
     public let logger: Logger
-    /// snmpEngineTime counts from this monotonic instant.
-    public let startUptime: UInt64
+    /// snmpEngineTime counts from this monotonic instant (as the loops had it at start).
+    public let engineTimeOrigin: Int64
 
     /// What a reload changes besides the loops: the channels, and the ids of listeners and pools.
     private struct Sockets {
@@ -100,11 +100,11 @@ public final class Gateway: Sendable {
     }
     private let sockets: NIOLockedValueBox<Sockets>
 
-    private init(loops: [NIOLoopBound<GatewayLoop>], sockets: Sockets, logger: Logger, startUptime: UInt64) {
+    private init(loops: [NIOLoopBound<GatewayLoop>], sockets: Sockets, logger: Logger, engineTimeOrigin: Int64) {
         self.loops = loops
         self.sockets = NIOLockedValueBox(sockets)
         self.logger = logger
-        self.startUptime = startUptime
+        self.engineTimeOrigin = engineTimeOrigin
     }
 
     /// The largest request a listener reads whole: far above what managers send (RFC 3417 asks for
@@ -124,10 +124,11 @@ public final class Gateway: Sendable {
         engine: USMAuthoritativeEngine,
         group: MultiThreadedEventLoopGroup,
         logger: Logger,
-        metrics: GatewayMetrics? = nil
+        metrics: GatewayMetrics? = nil,
+        engineTimeOrigin: Int64? = nil
     ) async throws -> Gateway {
         let eventLoops = Array(group.makeIterator())
-        let startUptime = NIODeadline.now().uptimeNanoseconds
+        let origin = engineTimeOrigin ?? Int64(NIODeadline.now().uptimeNanoseconds)
         var loops: [NIOLoopBound<GatewayLoop>] = []
         var sockets = Sockets()
         for address in plan.listeners {
@@ -159,7 +160,7 @@ public final class Gateway: Sendable {
                                 snapshot: plan.snapshot,
                                 usm: engineCopy,
                                 loopCount: eventLoops.count,
-                                engineTimeOrigin: Int64(startUptime)
+                                engineTimeOrigin: origin
                             ),
                             logger: logger,
                             metrics: metrics
@@ -197,7 +198,7 @@ public final class Gateway: Sendable {
             for channel in opened { try? await channel.close() }
             throw error
         }
-        return Gateway(loops: loops, sockets: sockets, logger: logger, startUptime: startUptime)
+        return Gateway(loops: loops, sockets: sockets, logger: logger, engineTimeOrigin: origin)
     }
 
     /// Binds one listener on one loop, registered under `id`; it reads nothing until told to.
@@ -366,6 +367,22 @@ public final class Gateway: Sendable {
         for channel in sockets.listenerChannels.values.flatMap({ $0 }) + sockets.poolChannels {
             try? await channel.close()
         }
+    }
+
+    /// Moves every loop's engineTime origin earlier if `origin` is (see
+    /// ``RequestMachine/advanceEngineTime(origin:)``); returns the earliest origin in use.
+    @discardableResult
+    public func advanceEngineTime(origin: Int64) async -> Int64 {
+        var earliest = origin
+        for loop in self.loops {
+            if let used = try? await loop.eventLoop.submit({
+                loop.value.machine.advanceEngineTime(origin: origin)
+                return loop.value.machine.engineTimeOrigin
+            }).get() {
+                earliest = min(earliest, used)
+            }
+        }
+        return earliest
     }
 
     /// Everything every loop counted, summed.

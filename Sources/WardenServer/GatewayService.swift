@@ -40,11 +40,32 @@ public struct GatewayService: Service {
 
     public func run() async throws {
         let configuration = self.plan.configuration
-        // engineBoots is written before anything is served (RFC 3414 §2.2.2).
-        let identity = try EngineStateStore.start(
-            stateDirectory: configuration.engine.stateDirectory,
-            configuredEngineID: configuration.engine.engineID
-        )
+        let identity: EngineIdentity
+        let engineTimeOrigin: Int64
+        switch configuration.engine.time {
+        case .local:
+            // engineBoots is written before anything is served (RFC 3414 §2.2.2).
+            identity = try EngineStateStore.start(
+                stateDirectory: configuration.engine.stateDirectory,
+                configuredEngineID: configuration.engine.engineID
+            )
+            engineTimeOrigin = Int64(NIODeadline.now().uptimeNanoseconds)
+        case .epoch(let epoch):
+            // Replicas as one engine: boots and time from the wall clock since the shared epoch.
+            let (monotonic, wall) = Self.clocks()
+            guard let engineID = configuration.engine.engineID,
+                let (boots, _) = EpochEngineTime.at(unixNanoseconds: wall, epochSeconds: epoch),
+                let origin = EpochEngineTime.origin(
+                    monotonicNanoseconds: monotonic,
+                    unixNanoseconds: wall,
+                    epochSeconds: epoch
+                )
+            else {
+                throw EngineClockError(description: "engine.epoch is in the future: check the clock (NTP) or the epoch")
+            }
+            identity = EngineIdentity(engineID: engineID, boots: boots)
+            engineTimeOrigin = origin
+        }
         let engine = try USMAuthoritativeEngine(identity: identity, users: configuration.users)
         let metrics = configuration.ops.map { _ in GatewayMetrics(version: self.version) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads)
@@ -55,7 +76,8 @@ public struct GatewayService: Service {
                 engine: engine,
                 group: group,
                 logger: self.logger,
-                metrics: metrics
+                metrics: metrics,
+                engineTimeOrigin: engineTimeOrigin
             )
         } catch {
             try? await group.shutdownGracefully()
@@ -79,8 +101,7 @@ public struct GatewayService: Service {
                 metrics: metrics,
                 reloader: reloader,
                 state: state,
-                identity: identity,
-                startUptime: gateway.startUptime
+                identity: identity
             )
             do {
                 ops = try await OpsServer.start(
@@ -106,6 +127,25 @@ public struct GatewayService: Service {
             }
         }
         defer { hangups.cancel() }
+        // With time: epoch, engineTime follows the wall clock: a clock corrected forward moves it
+        // forward (never back), so replicas stay together.
+        let clockFollower: Task<Void, Never>? = {
+            guard case .epoch(let epoch) = configuration.engine.time else { return nil }
+            return Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(5))
+                    let (monotonic, wall) = Self.clocks()
+                    if let origin = EpochEngineTime.origin(
+                        monotonicNanoseconds: monotonic,
+                        unixNanoseconds: wall,
+                        epochSeconds: epoch
+                    ) {
+                        await gateway.advanceEngineTime(origin: origin)
+                    }
+                }
+            }
+        }()
+        defer { clockFollower?.cancel() }
         await Self.waitForSignalHandler(SIGTERM)
         await Self.waitForSignalHandler(SIGHUP)
         // "listening" is the readiness line that supervisors and tests wait for: say it only once a
@@ -150,6 +190,14 @@ public struct GatewayService: Service {
         self.logger.info("stopped", metadata: stopped)
     }
 
+    /// The monotonic and the wall clock (nanoseconds), read together.
+    static func clocks() -> (monotonic: Int64, unix: Int64) {
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        let monotonic = Int64(NIODeadline.now().uptimeNanoseconds)
+        return (monotonic, Int64(wall.tv_sec) * 1_000_000_000 + Int64(wall.tv_nsec))
+    }
+
     /// Waits (at most a second) until `signal` has a handler: the service group installs its signal
     /// handlers while services start, and a SIGTERM before that would end the process at once.
     static func waitForSignalHandler(_ signal: Int32) async {
@@ -162,6 +210,11 @@ public struct GatewayService: Service {
             try? await Task.sleep(for: .milliseconds(1))
         }
     }
+}
+
+/// engineTime cannot be derived from the clock.
+struct EngineClockError: Error, CustomStringConvertible {
+    var description: String
 }
 
 /// The ops port could not be bound.
@@ -194,14 +247,14 @@ struct GatewayOpsEndpoints: OpsEndpoints {
     let reloader: Reloader
     let state: ServiceState
     let identity: EngineIdentity
-    let startUptime: UInt64
 
     func metrics() async -> [UInt8] {
         let statistics = await self.gateway.statistics()
         let snapshot = await self.reloader.plan.snapshot
         self.metrics.set("snmpwarden_engine_boots", to: Double(self.identity.boots))
-        let uptime = NIODeadline.now().uptimeNanoseconds - self.startUptime
-        self.metrics.set("snmpwarden_engine_time_seconds", to: Double(uptime / 1_000_000_000))
+        let origin = await self.gateway.advanceEngineTime(origin: .max)
+        let engineTime = (Int64(NIODeadline.now().uptimeNanoseconds) - origin) / 1_000_000_000
+        self.metrics.set("snmpwarden_engine_time_seconds", to: Double(engineTime))
         return self.metrics.exposition(
             statistics,
             routes: snapshot.routeSlotNames,
