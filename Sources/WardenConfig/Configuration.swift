@@ -25,6 +25,8 @@ public struct WardenConfiguration: Sendable {
     public var limits: Limits
     /// `ops:`; nil: no HTTP operations listener.
     public var ops: OpsSettings?
+    /// `audit.file`: where audit events go as JSON lines (`-`: standard error); nil: in the main log.
+    public var auditFile: String?
 }
 
 /// `ops:`: the HTTP listener for /metrics, /livez, /readyz and POST /-/reload.

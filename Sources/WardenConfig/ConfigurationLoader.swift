@@ -318,7 +318,7 @@ extension Walker {
                 root,
                 "the configuration",
                 allowed: [
-                    "engine", "listen", "users", "backends", "backend-sockets", "views", "routes", "limits", "ops",
+                    "engine", "listen", "users", "backends", "backend-sockets", "views", "routes", "limits", "ops", "audit",
                 ]
             )
         else { return nil }
@@ -388,6 +388,17 @@ extension Walker {
         let views = top["views"].map { self.views($0.value) } ?? []
         let limits = top["limits"].map { self.limits($0.value) } ?? Limits()
         let ops = top["ops"].flatMap { self.ops($0.value) }
+        var audit: String?
+        if let node = top["audit"]?.value, let fields = self.fields(node, "audit", allowed: ["file"]),
+            let fileNode = self.required(fields, "file", in: "audit", at: node),
+            let path = self.string(fileNode, "audit.file")
+        {
+            if path.isEmpty {
+                self.error(fileNode, "audit.file must be a path, or - for standard error")
+            } else {
+                audit = path == "-" || path.hasPrefix("/") ? path : self.baseDirectory + "/" + path
+            }
+        }
         // References are checked against every name defined, valid or not: one error per mistake
         // (back-end names, inventories' included, were collected as `backends` read them).
         let routes =
@@ -411,7 +422,8 @@ extension Walker {
             views: views,
             routes: routes,
             limits: limits,
-            ops: ops
+            ops: ops,
+            auditFile: audit
         )
     }
 

@@ -75,6 +75,9 @@ public enum AuditEvent: Sendable {
     case refused(route: String, reason: String, user: String, context: String, source: SocketAddress, oid: OID?)
     /// The pending table was full: the request was handled as a timeout.
     case pendingOverflow(backend: String)
+    /// A v3 message that failed USM's checks (RFC 3414 §3.2): unknown user, wrong digest, a level
+    /// other than the user's, undecryptable.
+    case authenticationFailure(source: SocketAddress, user: String, kind: USMReportKind)
 }
 
 /// One manager request waiting for a back end. A class: it moves between the machine, the pending
@@ -280,9 +283,13 @@ public final class RequestMachine {
         into sink: inout Sink
     ) {
         switch self.usm.receive(message, datagram: datagram, engineTime: self.engineTime(at: self.now)) {
-        case .drop:
+        case .drop(let reason):
+            if case .notReportable(let kind) = reason {
+                self.auditAuthenticationFailure(kind, message, endpoint, &sink)
+            }
             return
-        case .report(let report, _):
+        case .report(let report, let kind):
+            self.auditAuthenticationFailure(kind, message, endpoint, &sink)
             self.counters.outResponses &+= 1
             sink.perform(.reply(report, to: endpoint))
         case .accept(let request):
@@ -337,6 +344,23 @@ public final class RequestMachine {
             }
             self.serve(pdu, route: route, backend: backend, security: security, from: endpoint, into: &sink)
         }
+    }
+
+    /// An authentication failure (unknown user, wrong digest, wrong level, undecryptable), audited at
+    /// most once per source, user and kind a minute. Discovery and time synchronisation (unknown
+    /// engine ID, not in time window) are how every manager starts: not failures.
+    private func auditAuthenticationFailure<Sink: GatewayActionSink>(
+        _ kind: USMReportKind,
+        _ message: SNMPv3Message,
+        _ endpoint: ManagerEndpoint,
+        _ sink: inout Sink
+    ) {
+        guard kind != .unknownEngineIDs && kind != .notInTimeWindows else { return }
+        let user = message.usm?.userName ?? ByteBuffer()
+        guard
+            self.auditLimiter.allows(.authentication(kind), route: -1, source: endpoint.remote, user: user, now: self.now)
+        else { return }
+        sink.perform(.audit(.authenticationFailure(source: endpoint.remote, user: String(buffer: user), kind: kind)))
     }
 
     /// No route (or no device): a Response with authorizationError (RFC 3415's noAccessEntry), so
@@ -956,6 +980,7 @@ struct AuditLimiter {
     enum Kind: Hashable {
         case noRoute, noDevice, community, overflow
         case refusal(RefusalReason)
+        case authentication(USMReportKind)
     }
 
     private struct Key: Hashable {

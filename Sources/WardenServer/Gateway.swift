@@ -125,6 +125,7 @@ public final class Gateway: Sendable {
         group: MultiThreadedEventLoopGroup,
         logger: Logger,
         metrics: GatewayMetrics? = nil,
+        audit: AuditLog? = nil,
         engineTimeOrigin: Int64? = nil
     ) async throws -> Gateway {
         let eventLoops = Array(group.makeIterator())
@@ -163,7 +164,8 @@ public final class Gateway: Sendable {
                                 engineTimeOrigin: origin
                             ),
                             logger: logger,
-                            metrics: metrics
+                            metrics: metrics,
+                            audit: audit
                         ),
                         eventLoop: eventLoop
                     )

@@ -24,6 +24,8 @@ final class GatewayLoop {
     let logger: Logger
     /// Latency histograms (nil: no ops listener, nothing recorded).
     let metrics: GatewayMetrics?
+    /// Where audit events go (nil: the main log, as warnings).
+    let audit: AuditLog?
 
     struct Listener {
         var channel: Channel
@@ -47,12 +49,20 @@ final class GatewayLoop {
     private var timer: Scheduled<Void>?
     private var draining: EventLoopPromise<Void>?
 
-    init(index: Int, eventLoop: EventLoop, machine: RequestMachine, logger: Logger, metrics: GatewayMetrics?) {
+    init(
+        index: Int,
+        eventLoop: EventLoop,
+        machine: RequestMachine,
+        logger: Logger,
+        metrics: GatewayMetrics?,
+        audit: AuditLog?
+    ) {
         self.index = index
         self.eventLoop = eventLoop
         self.machine = machine
         self.logger = logger
         self.metrics = metrics
+        self.audit = audit
     }
 
     var now: Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
@@ -154,6 +164,10 @@ final class GatewayLoop {
     }
 
     private func log(_ event: AuditEvent) {
+        if let audit = self.audit {
+            audit.write(event)
+            return
+        }
         switch event {
         case .noRoute(let source, let user, let context):
             self.logger.warning(
@@ -185,6 +199,11 @@ final class GatewayLoop {
             self.logger.warning(
                 "pending table full (limits.max-pending): request handled as a timeout",
                 metadata: ["backend": "\(backend)"]
+            )
+        case .authenticationFailure(let source, let user, let kind):
+            self.logger.warning(
+                "authentication failure",
+                metadata: ["source": "\(Self.describe(source))", "user": "\(user)", "reason": "\(kind)"]
             )
         }
     }

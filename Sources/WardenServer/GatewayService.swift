@@ -68,6 +68,7 @@ public struct GatewayService: Service {
         }
         let engine = try USMAuthoritativeEngine(identity: identity, users: configuration.users)
         let metrics = configuration.ops.map { _ in GatewayMetrics(version: self.version) }
+        let audit = try configuration.auditFile.map { path throws(AuditLogError) in try AuditLog(path: path) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads)
         let gateway: Gateway
         do {
@@ -77,6 +78,7 @@ public struct GatewayService: Service {
                 group: group,
                 logger: self.logger,
                 metrics: metrics,
+                audit: audit,
                 engineTimeOrigin: engineTimeOrigin
             )
         } catch {
@@ -90,6 +92,7 @@ public struct GatewayService: Service {
             identity: identity,
             configPath: self.configPath,
             metrics: metrics,
+            audit: audit,
             logger: self.logger
         )
         // The control plane's own loop: the ops listener never runs on the data path.
@@ -166,6 +169,13 @@ public struct GatewayService: Service {
             metadata["ops"] = "\(GatewayLoop.describe(address).dropLast("\(port)".count + 1)):\(port)"
         }
         self.logger.info("listening", metadata: metadata)
+        audit?.write(
+            "start",
+            [
+                ("version", self.version), ("engine_id", metadata["engine_id"]?.description ?? ""),
+                ("engine_boots", "\(identity.boots)"), ("listen", metadata["listen"]?.description ?? ""),
+            ]
+        )
         SystemdNotifier.notify("READY=1\nSTATUS=listening")
         // Runs until SIGTERM/SIGINT (or cancellation).
         try? await gracefulShutdown()
@@ -188,6 +198,10 @@ public struct GatewayService: Service {
             }
         }
         self.logger.info("stopped", metadata: stopped)
+        audit?.write(
+            "stop",
+            [("in_packets", "\(statistics.counters.inPackets)"), ("out_packets", "\(statistics.counters.outResponses)")]
+        )
     }
 
     /// The monotonic and the wall clock (nanoseconds), read together.
@@ -313,6 +327,7 @@ actor Reloader {
     private let identity: EngineIdentity
     private let configPath: String?
     private let metrics: GatewayMetrics?
+    private let audit: AuditLog?
     private let logger: Logger
     private var results: [String: UInt64] = [:]
 
@@ -322,8 +337,10 @@ actor Reloader {
         identity: EngineIdentity,
         configPath: String?,
         metrics: GatewayMetrics?,
+        audit: AuditLog?,
         logger: Logger
     ) {
+        self.audit = audit
         self.plan = plan
         self.gateway = gateway
         self.identity = identity
@@ -353,6 +370,7 @@ actor Reloader {
             try await self.gateway.reload(plan: plan, users: users)
             self.plan = plan
             self.recordResult(success: true)
+            self.audit?.write("reload", [("result", "success"), ("trigger", trigger), ("file", path)])
             self.logger.info(
                 "reloaded",
                 metadata: [
@@ -375,6 +393,10 @@ actor Reloader {
             metadata: ["trigger": "\(trigger)", "errors": "\(errors.count)"]
         )
         self.recordResult(success: false)
+        self.audit?.write(
+            "reload",
+            [("result", "failure"), ("trigger", trigger), ("file", path), ("errors", errors.joined(separator: "\n"))]
+        )
         return .refused(errors.joined(separator: "\n"))
     }
 

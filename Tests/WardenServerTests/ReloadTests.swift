@@ -78,6 +78,7 @@ struct ReloadTests {
         routes:
           - { name: slow, users: [ noc, \(name) ], backend: slow, read-view: \(view) }
         ops: { listen: "tcp:127.0.0.1:\(opsPort)" }
+        audit: { file: audit.jsonl }
 
         """
     }
@@ -192,5 +193,12 @@ struct ReloadTests {
         let (status, counters) = try lab.stopGateway()
         #expect(status == 0)
         #expect(counters["backend_timeouts"] == "0")
+        // Each reload is an audit event: two that took, one refused with the error's position.
+        let audit = try String(contentsOfFile: lab.directory + "/audit.jsonl", encoding: .utf8)
+        let reloads = try audit.split(separator: "\n").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]
+        }.filter { $0["event"] == "reload" }
+        #expect(reloads.map { $0["result"] ?? "" } == ["success", "failure", "success"], "\(reloads)")
+        #expect(reloads[1]["errors"]?.contains("snmpwarden.yaml:") == true, "\(reloads)")
     }
 }
