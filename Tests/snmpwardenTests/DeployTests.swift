@@ -8,6 +8,8 @@
 import Foundation
 import Testing
 
+@testable import snmpwarden
+
 /// deploy/ holds no Swift: the systemd unit, the container files, the Kubernetes manifests and the
 /// Grafana dashboard. `scripts/validate-deploy.sh` checks them with the tools that know their
 /// formats (systemd-analyze, kubernetes-validate, a JSON parser) and cross-checks them against each
@@ -70,5 +72,56 @@ struct DeployTests {
         #expect(!timedOut, "scripts/validate-deploy.sh did not finish within 600 s:\n\(output)")
         #expect(process.terminationStatus == 0, "scripts/validate-deploy.sh failed:\n\(output)")
         #expect(output.contains("Overall exposure level"), "no systemd-analyze exposure line:\n\(output)")
+    }
+
+    /// The deploy configurations as their places give them: the systemd one, the container's, and
+    /// the one in the Kubernetes ConfigMap, with their `file:` secrets pointed at files of the test's.
+    static func deployConfigurations() throws -> [(name: String, yaml: String)] {
+        let systemd = try String(contentsOfFile: Self.repository + "/deploy/systemd/snmpwarden.yaml", encoding: .utf8)
+        let container = try String(contentsOfFile: Self.repository + "/deploy/container/snmpwarden.yaml", encoding: .utf8)
+        // The ConfigMap's `snmpwarden.yaml: |` block, by its indentation.
+        let configMap = try String(contentsOfFile: Self.repository + "/deploy/kubernetes/configmap.yaml", encoding: .utf8)
+        var block: [Substring] = []
+        var inside = false
+        var indent = 0
+        for line in configMap.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingCharacters(in: .whitespaces) == "snmpwarden.yaml: |" {
+                inside = true
+                indent = 0
+                continue
+            }
+            guard inside else { continue }
+            let leading = line.prefix { $0 == " " }.count
+            if !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                if indent == 0 { indent = leading }
+                if leading < indent { break }
+            }
+            block.append(line.count >= indent ? line.dropFirst(indent) : "")
+        }
+        return [("systemd", systemd), ("container", container), ("kubernetes", block.joined(separator: "\n"))]
+    }
+
+    @Test("snmpwarden check passes on the systemd, container and Kubernetes configurations")
+    func deployConfigurationsCheck() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snmpwarden-deploy-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory + "/keys", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (name, yaml) in try Self.deployConfigurations() {
+            // Every `file:` secret (credentials, Secret mounts) becomes a file here, holding a test value.
+            var text = yaml
+            for prefix in ["file:/run/credentials/snmpwarden.service/", "file:/etc/snmpwarden/keys/"] {
+                text = text.replacingOccurrences(of: prefix, with: "file:\(directory)/keys/")
+            }
+            for line in text.split(separator: "\n") {
+                guard let range = line.range(of: "file:\(directory)/keys/") else { continue }
+                let file = line[range.upperBound...].prefix { !$0.isWhitespace && $0 != "}" && $0 != "," }
+                try "deploy-test-secret\n".write(toFile: "\(directory)/keys/\(file)", atomically: true, encoding: .utf8)
+            }
+            // State goes to the test's directory, not /var/lib.
+            text = text.replacingOccurrences(of: "/var/lib/snmpwarden", with: directory + "/state-\(name)")
+            let path = "\(directory)/\(name).yaml"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(throws: Never.self, "\(name)") { try Check.parse(["--config", path]).run() }
+        }
     }
 }
