@@ -148,17 +148,23 @@ final class GatewayLab {
 
     /// Writes `configuration` and starts the gateway on it; waits for its readiness line.
     /// With `fileLimit`, the gateway runs under that soft limit of open files (`ulimit -n`).
-    func startGateway(_ configuration: String? = nil, threads: Int = 2, fileLimit: Int? = nil) throws {
+    func startGateway(
+        _ configuration: String? = nil,
+        threads: Int = 2,
+        fileLimit: Int? = nil,
+        environment: [String: String] = [:]
+    ) throws {
         try (configuration ?? self.configuration()).write(toFile: self.configPath, atomically: true, encoding: .utf8)
         let arguments = ["run", "--config", self.configPath, "--log-format", "json", "--threads", "\(threads)"]
         let gateway: PeerProcess
         if let fileLimit {
             gateway = try PeerProcess(
                 "/bin/sh",
-                ["-c", "ulimit -S -n \(fileLimit) && exec \"$0\" \"$@\"", Peers.builtProduct("snmpwarden")] + arguments
+                ["-c", "ulimit -S -n \(fileLimit) && exec \"$0\" \"$@\"", Peers.builtProduct("snmpwarden")] + arguments,
+                environment: environment
             )
         } else {
-            gateway = try PeerProcess(Peers.builtProduct("snmpwarden"), arguments)
+            gateway = try PeerProcess(Peers.builtProduct("snmpwarden"), arguments, environment: environment)
         }
         self.gateway = gateway
         try #require(

@@ -172,4 +172,38 @@ struct OpsTests {
         let (status, _) = try lab.stopGateway()
         #expect(status == 0)
     }
+
+    @Test("sd_notify: READY=1 once listening, STOPPING=1 on SIGTERM, to $NOTIFY_SOCKET")
+    func systemdNotify() throws {
+        let lab = try GatewayLab(name: "notify")
+        // A datagram socket where systemd would listen.
+        let path = lab.directory + "/notify.sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        func next() -> String? {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : nil
+        }
+        // Only this gateway's environment: other tests' gateways start meanwhile.
+        try lab.startGateway(environment: ["NOTIFY_SOCKET": path])
+        let ready = try #require(next(), "no notification")
+        #expect(ready.split(separator: "\n").contains("READY=1"), "\(ready)")
+        let gateway = try #require(lab.gateway)
+        kill(gateway.pid, SIGTERM)
+        let stopping = try #require(next(), "no notification on SIGTERM")
+        #expect(stopping.split(separator: "\n").contains("STOPPING=1"), "\(stopping)")
+        #expect(gateway.waitUntilExit(timeout: 15))
+    }
 }

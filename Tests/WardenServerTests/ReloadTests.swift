@@ -201,4 +201,43 @@ struct ReloadTests {
         #expect(reloads.map { $0["result"] ?? "" } == ["success", "failure", "success"], "\(reloads)")
         #expect(reloads[1]["errors"]?.contains("snmpwarden.yaml:") == true, "\(reloads)")
     }
+
+    @Test("a reload moves a listener, and the inventory file reloads with it")
+    func listenersAndInventory() throws {
+        let lab = try GatewayLab(name: "reload-listeners")
+        let secondPort = Peers.freeUDPPort()
+        try "name,address\nsw-a,udp:127.0.0.1:\(lab.backendPort)\n".write(
+            toFile: lab.directory + "/fleet.csv",
+            atomically: true,
+            encoding: .utf8
+        )
+        let inventory = """
+              - inventory: fleet.csv
+                defaults: { community: \(GatewayLab.community), timeout: 1s, retries: 0 }
+            """
+        let fleet = """
+              - { name: fleet, users: [ noc ], context: "*", backend: "{context}", read-view: all }
+            """
+        try lab.startGateway(lab.configuration(listen: ["udp:127.0.0.1:\(lab.gatewayPort)"], extraBackends: inventory, extraRoutes: fleet))
+        #expect(try lab.throughGateway(["-n", "sw-a", "1.3.6.1.2.1.1.5.0"]).contains("legacy-switch"))
+        #expect(try lab.throughGateway(["-n", "sw-b", "1.3.6.1.2.1.1.5.0"]).contains("authorizationError"))
+        // The next file: the listener moves to another port, and the inventory has a second device.
+        try "name,address\nsw-a,udp:127.0.0.1:\(lab.backendPort)\nsw-b,udp:127.0.0.1:\(lab.backendPort)\n".write(
+            toFile: lab.directory + "/fleet.csv",
+            atomically: true,
+            encoding: .utf8
+        )
+        #expect(
+            try Self.reload(
+                lab,
+                lab.configuration(listen: ["udp:127.0.0.1:\(secondPort)"], extraBackends: inventory, extraRoutes: fleet)
+            )
+        )
+        let moved = "udp:127.0.0.1:\(secondPort)"
+        #expect(try lab.throughGateway(["-n", "sw-b", "1.3.6.1.2.1.1.5.0"], address: moved).contains("legacy-switch"))
+        // The old port is closed: nobody answers there any more.
+        #expect(try lab.throughGateway(["-n", "sw-a", "1.3.6.1.2.1.1.5.0"], timeout: 1).contains("Timeout"))
+        let (status, _) = try lab.stopGateway()
+        #expect(status == 0)
+    }
 }
