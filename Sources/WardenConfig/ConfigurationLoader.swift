@@ -430,6 +430,16 @@ extension Walker {
     /// `ops:`: the HTTP operations listener.
     mutating func ops(_ node: Node) -> OpsSettings? {
         guard let fields = self.fields(node, "ops", allowed: ["listen", "per-backend-metrics"]) else { return nil }
+        var perBackendMetrics = false
+        if let perBackend = fields["per-backend-metrics"]?.value,
+            let text = self.string(perBackend, "ops.per-backend-metrics")
+        {
+            switch text {
+            case "true": perBackendMetrics = true
+            case "false": perBackendMetrics = false
+            default: self.error(perBackend, "ops.per-backend-metrics must be true or false")
+            }
+        }
         guard let listenNode = self.required(fields, "listen", in: "ops", at: node),
             let text = self.string(listenNode, "ops.listen")
         else { return nil }
@@ -437,17 +447,7 @@ extension Walker {
             self.error(listenNode, "ops.listen: '\(text)' is not a TCP address (tcp:127.0.0.1:9161 or tcp6:[::1]:9161)")
             return nil
         }
-        var settings = OpsSettings(listen: listen)
-        if let perBackend = fields["per-backend-metrics"]?.value,
-            let text = self.string(perBackend, "ops.per-backend-metrics")
-        {
-            switch text {
-            case "true": settings.perBackendMetrics = true
-            case "false": settings.perBackendMetrics = false
-            default: self.error(perBackend, "ops.per-backend-metrics must be true or false")
-            }
-        }
-        return settings
+        return OpsSettings(listen: listen, perBackendMetrics: perBackendMetrics)
     }
 
     /// The `name:` of every mapping in a list section.

@@ -243,6 +243,35 @@ struct ConfigurationTests {
             ]
         ),
         (
+            "ops, audit and engine time",
+            """
+            engine: { time: epoch }
+            listen: [udp:127.0.0.1:1161]
+            ops: { listen: "udp:127.0.0.1:9161", per-backend-metrics: maybe }
+            audit: { file: "" }
+            routes: []
+            """,
+            [
+                "test.yaml:1:17: engine.time: epoch needs engine.epoch (the instant engineTime counts from)",
+                "test.yaml:1:17: engine.time: epoch needs engine.id: replicas answer as one engine only with the same ID",
+                "test.yaml:3:16: ops.listen: 'udp:127.0.0.1:9161' is not a TCP address (tcp:127.0.0.1:9161 or tcp6:[::1]:9161)",
+                "test.yaml:3:59: ops.per-backend-metrics must be true or false",
+                "test.yaml:4:16: audit.file must be a path, or - for standard error",
+            ]
+        ),
+        (
+            "an epoch without time: epoch, and a date that is not one",
+            """
+            engine: { id: 80001f8804736e6d7077617264656e, epoch: "yesterday" }
+            listen: [udp:127.0.0.1:1161]
+            routes: []
+            """,
+            [
+                "test.yaml:1:54: engine.epoch must be an RFC 3339 time such as 2026-01-01T00:00:00Z",
+                "test.yaml:1:47: engine.epoch goes with time: epoch",
+            ]
+        ),
+        (
             "missing sections", "users: []\n",
             [
                 "test.yaml:1:1: the configuration needs 'listen'",
