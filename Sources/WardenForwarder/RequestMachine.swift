@@ -98,6 +98,9 @@ final class PendingRequest {
     var skipping: (answer: PDU, positions: [Int], rounds: Int)?
     /// When the manager's request arrived.
     let startedAt: Int64
+    /// The loop's sockets for each pool of the snapshot the request started under (a reload may
+    /// number the pools of the next snapshot differently).
+    let poolSockets: [[Int]]
 
     init(
         endpoint: ManagerEndpoint,
@@ -106,9 +109,11 @@ final class PendingRequest {
         route: RouteTarget,
         backend: BackendTarget,
         filtered: FilteredExchange,
-        startedAt: Int64
+        startedAt: Int64,
+        poolSockets: [[Int]]
     ) {
         self.startedAt = startedAt
+        self.poolSockets = poolSockets
         self.endpoint = endpoint
         self.security = security
         self.managerRequest = managerRequest
@@ -152,8 +157,8 @@ public final class RequestMachine {
 
     /// Pending requests by back-end socket.
     private var pending: [PendingTable<PendingRequest>]
-    /// The next socket of each pool (round robin), as a position in ``poolSockets``.
-    private var nextSocket: [Int]
+    /// Round robin over a pool's sockets.
+    private var nextSocket: UInt = 0
     /// Each pool's sockets.
     private var poolSockets: [[Int]] = []
     private var deadlines = DeadlineHeap()
@@ -193,7 +198,6 @@ public final class RequestMachine {
         self.pending = (0..<snapshot.socketCount).map { _ in
             PendingTable(capacity: max(1, snapshot.limits.maxPending), firstRequestID: firstRequestID())
         }
-        self.nextSocket = Array(repeating: 0, count: snapshot.pools.count)
         self.routeStatistics = RouteStatistics(routes: snapshot.routeSlotNames.count)
         self.backendStatistics = Array(
             repeating: 0,
@@ -218,7 +222,6 @@ public final class RequestMachine {
         self.snapshot = snapshot
         self.usm = self.usm.replacingUsers(with: users)
         self.poolSockets = poolSockets
-        self.nextSocket = Array(repeating: 0, count: snapshot.pools.count)
         let sockets = (poolSockets.flatMap { $0 }.max() ?? -1) + 1
         while self.pending.count < sockets {
             self.pending.append(
@@ -499,7 +502,8 @@ public final class RequestMachine {
             route: route,
             backend: backend,
             filtered: filtered,
-            startedAt: self.now
+            startedAt: self.now,
+            poolSockets: self.poolSockets
         )
         self.drive(pending, outcome, into: &sink)
     }
@@ -595,10 +599,9 @@ public final class RequestMachine {
             self.overflow(request, into: &sink)
             return
         }
-        let pool = agent.pool
-        let sockets = self.poolSockets[pool]
-        let socket = sockets[self.nextSocket[pool]]
-        self.nextSocket[pool] = (self.nextSocket[pool] + 1) % sockets.count
+        let sockets = request.poolSockets[agent.pool]
+        self.nextSocket &+= 1
+        let socket = sockets[Int(self.nextSocket % UInt(sockets.count))]
         let exchange = request.exchange!
         let id = self.pending[socket].insert(
             request,
@@ -1006,7 +1009,11 @@ struct AuditLimiter {
             self.lastLogged = self.lastLogged.filter { now - $0.value < Self.interval }
             if self.lastLogged.count >= Self.maximumKeys { return false }
         }
-        self.lastLogged[key] = now
+        // The user name is a slice of the datagram: a key of its own, or the key would keep the
+        // whole receive buffer alive for a minute.
+        var stored = key
+        stored.user = key.user.map { ByteBuffer(bytes: $0.readableBytesView) }
+        self.lastLogged[stored] = now
         return true
     }
 }

@@ -11,6 +11,7 @@ import Testing
 import WardenForwarder
 import WardenPolicy
 import WardenSimulator
+import SNMPSecurity
 
 /// A fleet: agents `dev-a`, `dev-b`, `dev-c` (group `fleet`) and `core` (no group) on 192.0.2.1-4,
 /// one route for user `noc` that picks the device by context name within the group.
@@ -197,5 +198,94 @@ struct RequestMachineTests {
         #expect(replies.first?.errorStatus == .genErr)
         #expect(harness.machine.counters.pendingOverflows == 1 && harness.machine.pendingCount == 2)
         #expect(harness.audits.contains { if case .pendingOverflow = $0 { return true } else { return false } })
+    }
+
+    @Test("a reload while a request is in flight: its next round goes where it started (old pools), the new snapshot serves new requests")
+    func reloadMidRequest() throws {
+        // A v1 agent: a Get of a missing and a present object costs two rounds.
+        let address = try SocketAddress(ipAddress: "192.0.2.1", port: 161)
+        func snapshot(view: ViewPolicy, pools: Int) -> ForwardingSnapshot {
+            let backend = BackendTarget(
+                name: "v1",
+                index: 0,
+                kind: .agent(
+                    BackendTarget.Agent(
+                        address: address,
+                        version: .v1,
+                        community: ByteBuffer(string: "c"),
+                        timeout: 1_000_000_000,
+                        retries: 0,
+                        pool: pools - 1
+                    )
+                )
+            )
+            return ForwardingSnapshot(
+                routes: [
+                    RouteTarget(
+                        name: "r",
+                        index: 0,
+                        backend: .fixed(backend),
+                        policy: RoutePolicy(readView: view, writeView: nil, rewrites: []),
+                        dropOnTimeout: false
+                    )
+                ],
+                routeTable: RouteTable(rules: [RouteTable.Rule(users: ["noc"], communities: [], context: nil, sources: [])]),
+                backends: [backend],
+                limits: ForwardingLimits(),
+                pools: (0..<pools).map { try! SocketAddress(ipAddress: "0.0.0.\($0)", port: 0) },
+                socketsPerPool: 1
+            )
+        }
+        let harness = MachineHarness(snapshot: snapshot(view: ViewPolicy(include: [[1, 3, 6, 1]], exclude: []), pools: 1))
+        var asked: [(PDU, Int)] = []
+        harness.agents[address] = MachineHarness.Agent(version: .v1, community: "c") { _ in nil }
+        var sink = CollectingSink()
+        var buffer = ByteBuffer()
+        let get = PDU(type: .get, requestID: 5, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.99.0"), VarBind(oid: "1.3.6.1.2.1.1.5.0")])
+        harness.client.encodeRequest(get, messageID: 5, now: 1, into: &buffer)
+        harness.machine.receiveFromManager(buffer, from: ManagerEndpoint(listener: 0, remote: MachineHarness.manager), now: harness.now, into: &sink)
+        for case .sendToBackend(let datagram, let socket, _) in sink.actions {
+            guard case .community(let message) = try SNMPMessage(decoding: datagram), case .pdu(let pdu) = message.pdu else { continue }
+            asked.append((pdu, socket))
+        }
+        let first = try #require(asked.first)
+        #expect(first.1 == 0)
+        // The reload: a second pool comes first, and the back end's pool index is now 1, on sockets
+        // numbered after the old one; the view shrinks to nothing.
+        harness.machine.replace(
+            snapshot: snapshot(view: ViewPolicy(include: [], exclude: []), pools: 2),
+            users: try USMAuthoritativeEngine(identity: EngineIdentity(engineID: MachineHarness.engineID, boots: 1), users: [USMUserConfiguration(name: "noc")]),
+            poolSockets: [[1], [0]]
+        )
+        // The v1 agent's noSuchName for the first varbind: the request goes again, without it, on
+        // a socket of the pool it started with, and its answer completes it under the old view.
+        var reply = ByteBuffer()
+        reply.writeCommunityMessage(
+            CommunityMessage(
+                version: .v1,
+                community: ByteBuffer(string: "c"),
+                pdu: .pdu(PDU(type: .response, requestID: first.0.requestID, errorStatus: .noSuchName, errorIndex: 1, varbinds: first.0.varbinds))
+            )
+        )
+        sink = CollectingSink()
+        harness.machine.receiveFromBackend(reply, socket: first.1, from: address, now: harness.now, into: &sink)
+        guard case .sendToBackend(let again, let socket, _)? = sink.actions.first(where: {
+            if case .sendToBackend = $0 { return true } else { return false }
+        }) else {
+            Issue.record("no second round: \(sink.actions)")
+            return
+        }
+        #expect(socket == 0, "the second round left from socket \(socket), not the request's own pool")
+        guard case .community(let message) = try SNMPMessage(decoding: again), case .pdu(let second) = message.pdu else { return }
+        #expect(second.varbinds.map(\.oid) == ["1.3.6.1.2.1.1.5.0"])
+        harness.agents[address]?.respond = { request in
+            PDU(type: .response, requestID: request.requestID, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .string("sw"))])
+        }
+        let replies = harness.play(sink.actions)
+        #expect(replies.count == 1)
+        #expect(replies.first?.varbinds.map(\.value) == [.noSuchObject, .string("sw")], "\(replies)")
+        // A new request is served under the new snapshot: its view shows nothing.
+        let after = harness.askV3(sysName, context: "")
+        #expect(after.first?.varbinds.first?.value == .noSuchObject, "\(after)")
     }
 }
