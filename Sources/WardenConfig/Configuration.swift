@@ -7,6 +7,7 @@
 
 import SNMPSecurity
 import SNMPWire
+@_exported import enum WardenPolicy.ValueType
 import WardenPolicy
 
 /// A validated configuration (DESIGN.md §5). Built only by ``ConfigurationLoader``.
@@ -213,6 +214,10 @@ public struct Route: Hashable, Sendable {
     public var writeView: String?
     public var rewrite: [(backend: OID, manager: OID)]
     public var onTimeout: TimeoutAction
+    /// `transform:`: value rewriting, in the agent's names.
+    public var transforms: [TransformEntry] = []
+    /// `hash-key:`: the key of `redact: hash` (a secret); nil when no transform hashes.
+    public var hashKey: [UInt8]? = nil
 
     public static func == (lhs: Route, rhs: Route) -> Bool {
         lhs.name == rhs.name && lhs.users == rhs.users && lhs.communities == rhs.communities
@@ -220,12 +225,32 @@ public struct Route: Hashable, Sendable {
             && lhs.backend == rhs.backend && lhs.readView == rhs.readView && lhs.writeView == rhs.writeView
             && lhs.rewrite.map(\.backend) == rhs.rewrite.map(\.backend)
             && lhs.rewrite.map(\.manager) == rhs.rewrite.map(\.manager)
-            && lhs.onTimeout == rhs.onTimeout
+            && lhs.onTimeout == rhs.onTimeout && lhs.transforms == rhs.transforms && lhs.hashKey == rhs.hashKey
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(self.name)
     }
+}
+
+/// One entry of a route's `transform:` list.
+public struct TransformEntry: Hashable, Sendable {
+    public enum Action: Hashable, Sendable {
+        /// `redact: zero`.
+        case zero
+        /// `redact: hash`.
+        case hash
+        /// `replace: TEXT` (with an optional `type:`).
+        case replace(text: String, type: ValueType?)
+        /// `match: REGEX, with: TEXT`.
+        case match(pattern: String, with: String)
+        /// `synthesize: { type: T, value: V }`.
+        case synthesize(type: ValueType, value: String)
+    }
+
+    /// The agent's OID (or subtree, with `*` arcs) it applies to.
+    public var oid: SubtreePattern
+    public var action: Action
 }
 
 /// `limits:`.

@@ -757,7 +757,7 @@ extension Walker {
                     "a route",
                     allowed: [
                         "name", "users", "communities", "context", "sources", "backend", "backend-group",
-                        "read-view", "write-view", "rewrite", "on-timeout",
+                        "read-view", "write-view", "rewrite", "on-timeout", "transform", "hash-key",
                     ]
                 ),
                 let nameNode = self.required(fields, "name", in: "a route", at: item),
@@ -839,20 +839,28 @@ extension Walker {
                     self.error(timeoutNode, "route '\(name)': on-timeout must be genErr or drop")
                 }
             }
-            routes.append(
-                Route(
-                    name: name,
-                    users: routeUsers,
-                    communities: communities,
-                    context: context,
-                    sources: sources,
-                    backend: backend,
-                    readView: readView,
-                    writeView: writeView,
-                    rewrite: rewrite,
-                    onTimeout: onTimeout
-                )
+            var route = Route(
+                name: name,
+                users: routeUsers,
+                communities: communities,
+                context: context,
+                sources: sources,
+                backend: backend,
+                readView: readView,
+                writeView: writeView,
+                rewrite: rewrite,
+                onTimeout: onTimeout
             )
+            if let keyNode = fields["hash-key"]?.value {
+                route.hashKey = self.secret(keyNode, "route '\(name)': hash-key")
+                if let key = route.hashKey, key.count < 16 {
+                    self.error(keyNode, "route '\(name)': hash-key must have at least 16 octets")
+                }
+            }
+            if let transformNode = fields["transform"]?.value {
+                route.transforms = self.transforms(transformNode, route: name, hasKey: fields["hash-key"] != nil)
+            }
+            routes.append(route)
         }
         return routes
     }
@@ -943,5 +951,158 @@ extension Walker {
             limits.maxPending = value
         }
         return limits
+    }
+}
+
+// MARK: - Transforms
+
+extension Walker {
+    /// `transform:` of one route: every entry checked at load time, so nothing fails at run time.
+    mutating func transforms(_ node: Node, route: String, hasKey: Bool) -> [TransformEntry] {
+        guard let items = self.sequence(node, "route '\(route)': transform") else { return [] }
+        var entries: [TransformEntry] = []
+        var synthesized: Set<String> = []
+        for item in items {
+            guard
+                let fields = self.fields(
+                    item,
+                    "a transform",
+                    allowed: ["oid", "redact", "replace", "type", "match", "with", "synthesize"]
+                ),
+                let oidNode = self.required(fields, "oid", in: "a transform", at: item),
+                let pattern = self.pattern(oidNode, "route '\(route)': transform oid")
+            else { continue }
+            let actions = ["redact", "replace", "match", "synthesize"].filter { fields[$0] != nil }
+            guard actions.count == 1 else {
+                self.error(item, "route '\(route)': a transform needs exactly one of redact, replace, match (with with) or synthesize")
+                continue
+            }
+            let known = KnownObjectTypes.type(of: pattern.arcs)
+            let what = "route '\(route)': transform of \(pattern)"
+            if fields["with"] != nil && actions[0] != "match" { self.error(fields["with"]!.key, "\(what): 'with' goes with 'match'") }
+            if fields["type"] != nil && actions[0] != "replace" {
+                self.error(fields["type"]!.key, "\(what): 'type' goes with 'replace' (synthesize names its type inside)")
+            }
+            switch actions[0] {
+            case "redact":
+                guard let text = self.string(fields["redact"]!.value, "\(what): redact") else { continue }
+                switch text {
+                case "zero":
+                    entries.append(TransformEntry(oid: pattern, action: .zero))
+                case "hash":
+                    if !hasKey {
+                        self.error(fields["redact"]!.value, "\(what): redact: hash needs the route's hash-key (a secret: ${ENV} or file:)")
+                    }
+                    entries.append(TransformEntry(oid: pattern, action: .hash))
+                default:
+                    self.error(fields["redact"]!.value, "\(what): redact must be zero or hash")
+                }
+            case "replace":
+                guard let text = self.string(fields["replace"]!.value, "\(what): replace") else { continue }
+                var type: ValueType?
+                if let typeNode = fields["type"]?.value, let name = self.string(typeNode, "\(what): type") {
+                    type = ValueType(rawValue: name)
+                    if type == nil {
+                        self.error(typeNode, "\(what): type must be one of \(ValueType.allCases.map(\.rawValue).joined(separator: ", "))")
+                        continue
+                    }
+                }
+                if let target = type ?? known?.type, target.value(text) == nil {
+                    self.error(
+                        fields["replace"]!.value,
+                        "\(what): '\(text)' is not a value of type \(target.rawValue)"
+                            + (type == nil ? " (\(known!.name) is one)" : "")
+                    )
+                    continue
+                }
+                entries.append(TransformEntry(oid: pattern, action: .replace(text: text, type: type)))
+            case "match":
+                guard let source = self.string(fields["match"]!.value, "\(what): match") else { continue }
+                guard let withNode = fields["with"]?.value, let replacement = self.string(withNode, "\(what): with") else {
+                    self.error(fields["match"]!.key, "\(what): match needs 'with' (the text that replaces what matches)")
+                    continue
+                }
+                if let known, known.type != .string {
+                    self.error(
+                        fields["match"]!.value,
+                        "\(what): a regular expression applies to strings, and \(known.name) is of type \(known.type.rawValue)"
+                    )
+                    continue
+                }
+                do {
+                    _ = try ValueTransforms.CompiledPattern(source)
+                } catch {
+                    self.error(fields["match"]!.value, "\(what): '\(source)' is not a regular expression: \(error)")
+                    continue
+                }
+                entries.append(TransformEntry(oid: pattern, action: .match(pattern: source, with: replacement)))
+            default:
+                let node = fields["synthesize"]!.value
+                guard let inner = self.fields(node, "synthesize", allowed: ["type", "value"]),
+                    let typeNode = self.required(inner, "type", in: "\(what): synthesize", at: node),
+                    let typeName = self.string(typeNode, "\(what): synthesize type"),
+                    let valueNode = self.required(inner, "value", in: "\(what): synthesize", at: node),
+                    let text = self.string(valueNode, "\(what): synthesize value")
+                else { continue }
+                guard let type = ValueType(rawValue: typeName) else {
+                    self.error(typeNode, "\(what): type must be one of \(ValueType.allCases.map(\.rawValue).joined(separator: ", "))")
+                    continue
+                }
+                guard pattern.arcs.allSatisfy({ $0 != nil }), OID(arcs: pattern.arcs.map { $0! }) != nil else {
+                    self.error(oidNode, "\(what): a synthesized object needs one OID, without '*'")
+                    continue
+                }
+                guard type.value(text) != nil else {
+                    self.error(valueNode, "\(what): '\(text)' is not a value of type \(type.rawValue)")
+                    continue
+                }
+                if !synthesized.insert(pattern.description).inserted {
+                    self.error(oidNode, "\(what): synthesized twice")
+                }
+                entries.append(TransformEntry(oid: pattern, action: .synthesize(type: type, value: text)))
+            }
+        }
+        return entries
+    }
+}
+
+/// The types of well-known objects, so that a transform that cannot apply to one (a regular
+/// expression on an INTEGER) is an error at load time rather than a surprise at run time.
+enum KnownObjectTypes {
+    static let columns: [([UInt32], String, ValueType)] = {
+        let system: [UInt32] = [1, 3, 6, 1, 2, 1, 1]
+        let ifEntry: [UInt32] = [1, 3, 6, 1, 2, 1, 2, 2, 1]
+        let ifXEntry: [UInt32] = [1, 3, 6, 1, 2, 1, 31, 1, 1, 1]
+        let ipAddrEntry: [UInt32] = [1, 3, 6, 1, 2, 1, 4, 20, 1]
+        var table: [([UInt32], String, ValueType)] = [
+            (system + [1], "sysDescr", .string), (system + [2], "sysObjectID", .oid),
+            (system + [3], "sysUpTime", .timeticks), (system + [4], "sysContact", .string),
+            (system + [5], "sysName", .string), (system + [6], "sysLocation", .string),
+            (system + [7], "sysServices", .integer),
+            (ifEntry + [1], "ifIndex", .integer), (ifEntry + [2], "ifDescr", .string), (ifEntry + [3], "ifType", .integer),
+            (ifEntry + [4], "ifMtu", .integer), (ifEntry + [5], "ifSpeed", .unsigned),
+            (ifEntry + [6], "ifPhysAddress", .string), (ifEntry + [7], "ifAdminStatus", .integer),
+            (ifEntry + [8], "ifOperStatus", .integer), (ifEntry + [9], "ifLastChange", .timeticks),
+            (ifEntry + [21], "ifOutQLen", .unsigned),
+            (ifXEntry + [1], "ifName", .string), (ifXEntry + [15], "ifHighSpeed", .unsigned),
+            (ifXEntry + [18], "ifAlias", .string),
+            (ipAddrEntry + [1], "ipAdEntAddr", .ipaddress), (ipAddrEntry + [2], "ipAdEntIfIndex", .integer),
+            (ipAddrEntry + [3], "ipAdEntNetMask", .ipaddress),
+        ]
+        for column: UInt32 in [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20] {
+            table.append((ifEntry + [column], "ifTable column \(column)", .counter32))
+        }
+        for column: UInt32 in [6, 7, 8, 9, 10, 11, 12, 13] {
+            table.append((ifXEntry + [column], "ifXTable column \(column)", .counter64))
+        }
+        return table
+    }()
+
+    /// The known column or scalar a pattern lies in (all of its arcs up to the column fixed).
+    static func type(of pattern: [UInt32?]) -> (name: String, type: ValueType)? {
+        for (column, name, type) in Self.columns where pattern.count >= column.count {
+            if zip(pattern, column).allSatisfy({ $0.0 == $0.1 }) { return (name, type) }
+        }
+        return nil
     }
 }

@@ -37,6 +37,8 @@ public struct FilteredExchange: Sendable {
         case readOutsideView = "read-outside-view"
         case writeOutsideView = "write-outside-view"
         case walkBound = "walk-bound"
+        /// A Set of an object the route transforms or synthesizes (refused with notWritable).
+        case writeTransformed = "write-transformed"
     }
 
     struct Column: Sendable {
@@ -152,6 +154,20 @@ public struct FilteredExchange: Sendable {
                         type: .response,
                         requestID: self.request.requestID,
                         errorStatus: .noAccess,
+                        errorIndex: Int32(index + 1),
+                        varbinds: self.request.varbinds
+                    )
+                )
+            }
+            if let transforms = self.policy.transforms, transforms.isRewritten(backend) {
+                // What the manager sees of it is not the device's: writing it makes no sense, and
+                // nothing goes to the device (RFC 3416 §4.2.5: notWritable).
+                self.refusals.append((.writeTransformed, varbind.oid))
+                return .respond(
+                    PDU(
+                        type: .response,
+                        requestID: self.request.requestID,
+                        errorStatus: .notWritable,
                         errorIndex: Int32(index + 1),
                         varbinds: self.request.varbinds
                     )

@@ -152,7 +152,9 @@ public final class RequestMachine {
     /// snmpEngineTime is 0 at this monotonic instant.
     public private(set) var engineTimeOrigin: Int64
     /// The bound on requests pending on this loop, over all back ends.
-    public let pendingCapacity: Int
+    public private(set) var pendingCapacity: Int
+    /// How many loops share `limits.max-pending`.
+    private let loopCount: Int
     public private(set) var pendingCount = 0
 
     /// Pending requests by back-end socket.
@@ -195,6 +197,7 @@ public final class RequestMachine {
         self.engineTimeOrigin = engineTimeOrigin
         self.engineIDBuffer = ByteBuffer(bytes: usm.identity.engineID)
         self.pendingCapacity = max(1, snapshot.limits.maxPending / max(1, loopCount))
+        self.loopCount = max(1, loopCount)
         self.pending = (0..<snapshot.socketCount).map { _ in
             PendingTable(capacity: max(1, snapshot.limits.maxPending), firstRequestID: firstRequestID())
         }
@@ -220,6 +223,7 @@ public final class RequestMachine {
     public func replace(snapshot: ForwardingSnapshot, users: USMAuthoritativeEngine, poolSockets: [[Int]]) {
         precondition(poolSockets.count == snapshot.pools.count && poolSockets.allSatisfy { !$0.isEmpty })
         self.snapshot = snapshot
+        self.pendingCapacity = max(1, snapshot.limits.maxPending / self.loopCount)
         self.usm = self.usm.replacingUsers(with: users)
         self.poolSockets = poolSockets
         let sockets = (poolSockets.flatMap { $0 }.max() ?? -1) + 1
@@ -287,8 +291,14 @@ public final class RequestMachine {
     ) {
         switch self.usm.receive(message, datagram: datagram, engineTime: self.engineTime(at: self.now)) {
         case .drop(let reason):
-            if case .notReportable(let kind) = reason {
+            switch reason {
+            case .notReportable(let kind):
                 self.auditAuthenticationFailure(kind, message, endpoint, &sink)
+            case .scopedPDUParseError where message.flags.contains(.privacy):
+                // What a wrong privacy key gives: garbage after decryption (no Report, as Net-SNMP).
+                self.auditAuthenticationFailure(.decryptionErrors, message, endpoint, &sink)
+            default:
+                break
             }
             return
         case .report(let report, let kind):
@@ -537,7 +547,7 @@ public final class RequestMachine {
                     let reply =
                         device.respond(to: backendRequest)
                         ?? PDU(type: .response, requestID: 0, errorStatus: .genErr, varbinds: backendRequest.varbinds)
-                    outcome = request.filtered.receive(reply)
+                    outcome = request.filtered.receive(Self.overlaid(reply, asked: backendRequest, request.route))
                 case .agent(let agent):
                     request.exchange = BackendExchange(request: backendRequest, backendVersion: agent.version)
                     self.forward(request, agent: agent, into: &sink)
@@ -687,7 +697,7 @@ public final class RequestMachine {
         case .sendAgain:
             self.forward(request, agent: agent, into: &sink)
         case .respond(let response):
-            let outcome = request.filtered.receive(response)
+            let outcome = request.filtered.receive(Self.overlaid(response, asked: request.exchange!.request, request.route))
             self.drive(request, outcome, into: &sink)
         }
         self.afterPendingChange()
@@ -954,6 +964,12 @@ public final class RequestMachine {
     }
 
     // MARK: - Helpers
+
+    /// The agent's answer with the route's value transforms and synthesized objects laid over it.
+    static func overlaid(_ response: PDU, asked: PDU, _ route: RouteTarget) -> PDU {
+        guard let transforms = route.policy.transforms else { return response }
+        return AnswerOverlay.apply(request: asked, response: response, transforms: transforms)
+    }
 
     static func copy(_ bytes: ByteBuffer) -> ByteBuffer {
         var copy = ByteBuffer()

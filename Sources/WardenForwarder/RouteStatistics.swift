@@ -40,6 +40,8 @@ public enum RefusalReason: Int, CaseIterable, Sendable {
     case tooManyVarbinds
     /// A `backend: "{context}"` route and a context that names no device (of its group).
     case noDevice
+    /// A Set of an object the route transforms or synthesizes.
+    case writeTransformed
 
     public var name: String {
         switch self {
@@ -48,6 +50,7 @@ public enum RefusalReason: Int, CaseIterable, Sendable {
         case .walkBound: return "walk-bound"
         case .tooManyVarbinds: return "too-many-varbinds"
         case .noDevice: return "no-device"
+        case .writeTransformed: return "write-transformed"
         }
     }
 
@@ -56,6 +59,7 @@ public enum RefusalReason: Int, CaseIterable, Sendable {
         case .readOutsideView: self = .readOutsideView
         case .writeOutsideView: self = .writeOutsideView
         case .walkBound: self = .walkBound
+        case .writeTransformed: self = .writeTransformed
         }
     }
 }

@@ -35,11 +35,14 @@ public final class RoutePolicy: Sendable {
     public let writeView: ViewPolicy?
     /// Sorted by manager prefix.
     public let rewrites: [Rewrite]
+    /// Value transforms and synthesized objects, in back-end names; nil: none (and no cost).
+    public let transforms: ValueTransforms?
 
-    public init(readView: ViewPolicy?, writeView: ViewPolicy?, rewrites: [Rewrite]) {
+    public init(readView: ViewPolicy?, writeView: ViewPolicy?, rewrites: [Rewrite], transforms: ValueTransforms? = nil) {
         self.readView = readView
         self.writeView = writeView
         self.rewrites = rewrites.sorted { Arcs.compare($0.manager, $1.manager) < 0 }
+        self.transforms = transforms
     }
 
     /// Why a set of rewrites cannot work, or nil: manager prefixes must not overlap each other, nor

@@ -149,7 +149,8 @@ public struct GatewayPlan: Sendable {
                         writeView: route.writeView.flatMap { views[$0] },
                         rewrites: route.rewrite.map {
                             RoutePolicy.Rewrite(backend: Array($0.backend.arcs), manager: Array($0.manager.arcs))
-                        }
+                        },
+                        transforms: try Self.transforms(route)
                     ),
                     dropOnTimeout: route.onTimeout == .drop
                 )
@@ -185,6 +186,40 @@ public struct GatewayPlan: Sendable {
             routeSlotNames: routeSlotNames,
             backendSlotNames: backendSlotNames
         )
+    }
+
+    /// A route's `transform:` compiled once (regular expressions included); nil without one.
+    static func transforms(_ route: Route) throws(PlanError) -> ValueTransforms? {
+        guard !route.transforms.isEmpty else { return nil }
+        var rules: [ValueTransforms.Rule] = []
+        var synthesized: [VarBind] = []
+        for entry in route.transforms {
+            switch entry.action {
+            case .zero:
+                rules.append(ValueTransforms.Rule(pattern: entry.oid.arcs, action: .zero))
+            case .hash:
+                rules.append(ValueTransforms.Rule(pattern: entry.oid.arcs, action: .hash))
+            case .replace(let text, let type):
+                rules.append(ValueTransforms.Rule(pattern: entry.oid.arcs, action: .replace(text: text, value: type?.value(text))))
+            case .match(let pattern, let replacement):
+                do {
+                    let compiled = try ValueTransforms.CompiledPattern(pattern)
+                    rules.append(ValueTransforms.Rule(pattern: entry.oid.arcs, action: .match(compiled, with: replacement)))
+                } catch {
+                    throw PlanError(description: "route '\(route.name)': '\(pattern)' is not a regular expression")
+                }
+            case .synthesize(let type, let text):
+                guard let oid = OID(arcs: entry.oid.arcs.compactMap { $0 }), let value = type.value(text) else {
+                    throw PlanError(description: "route '\(route.name)': synthesized \(entry.oid) is not an object")
+                }
+                synthesized.append(VarBind(oid: oid, value: value))
+            }
+        }
+        let keyedHash: (@Sendable ([UInt8]) -> [UInt8])? = route.hashKey.map { key in
+            let hash = KeyedHash(key: key)
+            return { hash($0) }
+        }
+        return ValueTransforms(rules: rules, synthesized: synthesized, keyedHash: keyedHash)
     }
 
     static func socketAddress(_ transport: TransportAddress) throws(PlanError) -> SocketAddress {

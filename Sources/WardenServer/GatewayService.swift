@@ -354,7 +354,21 @@ actor Reloader {
         self.recordResult(success: true)
     }
 
+    /// The reload in progress, which the next one waits for (an actor lets another call in while
+    /// one awaits the gateway: this keeps reloads one at a time).
+    private var last: Task<ReloadOutcome, Never>?
+
     func reload(trigger: String) async -> ReloadOutcome {
+        let previous = self.last
+        let task = Task { () -> ReloadOutcome in
+            _ = await previous?.value
+            return await self.perform(trigger: trigger)
+        }
+        self.last = task
+        return await task.value
+    }
+
+    private func perform(trigger: String) async -> ReloadOutcome {
         guard let path = self.configPath else {
             return .unsupported("this gateway was not started from a file: nothing to reload")
         }
@@ -382,6 +396,8 @@ actor Reloader {
             return .reloaded
         } catch let problems as ConfigurationErrors {
             errors = problems.errors.map(\.description)
+        } catch let refusal as ReloadRefusal {
+            errors = refusal.problems
         } catch {
             errors = ["\(path): \(error)"]
         }
@@ -413,8 +429,11 @@ actor Reloader {
         if configuration.backendSockets != running.backendSockets {
             problems.append("backend-sockets cannot change on reload; restart to apply")
         }
+        if configuration.auditFile != running.auditFile {
+            problems.append("audit: the audit file cannot change on reload; restart to apply")
+        }
         if !problems.isEmpty {
-            throw ReloadRefusal(description: problems.map { "\(path): \($0)" }.joined(separator: "\n"))
+            throw ReloadRefusal(problems: problems.map { "\(path): \($0)" })
         }
     }
 
@@ -437,5 +456,6 @@ actor Reloader {
 
 /// A reload that would change what cannot change while running.
 struct ReloadRefusal: Error, CustomStringConvertible {
-    var description: String
+    var problems: [String]
+    var description: String { self.problems.joined(separator: "\n") }
 }

@@ -272,6 +272,40 @@ struct ConfigurationTests {
             ]
         ),
         (
+            "transforms that cannot apply",
+            """
+            listen: [udp:127.0.0.1:1161]
+            backends: [{ name: b, address: "udp:127.0.0.1:161", community: c }]
+            routes:
+              - name: r
+                users: []
+                backend: b
+                transform:
+                  - { oid: 1.3.6.1.2.1.2.2.1.3, match: "x", with: "y" }
+                  - { oid: 1.3.6.1.2.1.2.2.1.5, replace: "fast" }
+                  - { oid: 1.3.6.1.2.1.4.20.1, redact: hash }
+                  - { oid: 1.3.6.1.2.1.1.1.0, match: "(unclosed", with: "y" }
+                  - { oid: 1.3.6.1.2.1.1.4.0, replace: "a", redact: zero }
+                  - { oid: "1.3.6.1.4.1.9.*", synthesize: { type: string, value: "s" } }
+                  - { oid: 1.3.6.1.4.1.9.1.0, synthesize: { type: integer, value: "many" } }
+                  - { oid: 1.3.6.1.4.1.9.2.0, replace: "1", type: colour }
+                  - { oid: 1.3.6.1.2.1.1.5.0, match: "x" }
+                  - { oid: 1.3.6.1.2.1.1.6.0, redact: blur }
+            """,
+            [
+                "test.yaml:8:44: route 'r': transform of 1.3.6.1.2.1.2.2.1.3: a regular expression applies to strings, and ifType is of type integer",
+                "test.yaml:9:46: route 'r': transform of 1.3.6.1.2.1.2.2.1.5: 'fast' is not a value of type unsigned (ifSpeed is one)",
+                "test.yaml:10:44: route 'r': transform of 1.3.6.1.2.1.4.20.1: redact: hash needs the route's hash-key (a secret: ${ENV} or file:)",
+                "test.yaml:11:42: route 'r': transform of 1.3.6.1.2.1.1.1.0: '(unclosed' is not a regular expression: expected ')'",
+                "test.yaml:12:9: route 'r': a transform needs exactly one of redact, replace, match (with with) or synthesize",
+                "test.yaml:13:16: route 'r': transform of 1.3.6.1.4.1.9.*: a synthesized object needs one OID, without '*'",
+                "test.yaml:14:71: route 'r': transform of 1.3.6.1.4.1.9.1.0: 'many' is not a value of type integer",
+                "test.yaml:15:55: route 'r': transform of 1.3.6.1.4.1.9.2.0: type must be one of string, integer, unsigned, counter32, counter64, timeticks, ipaddress, oid",
+                "test.yaml:16:35: route 'r': transform of 1.3.6.1.2.1.1.5.0: match needs 'with' (the text that replaces what matches)",
+                "test.yaml:17:43: route 'r': transform of 1.3.6.1.2.1.1.6.0: redact must be zero or hash",
+            ]
+        ),
+        (
             "missing sections", "users: []\n",
             [
                 "test.yaml:1:1: the configuration needs 'listen'",

@@ -152,7 +152,7 @@ struct ShippedConfigurationTests {
     /// The secrets the examples take from the environment.
     static let secrets = [
         "NOC_AUTH", "NOC_PRIV", "CORE_SWITCH_COMMUNITY", "VENDOR_AUTH", "VENDOR_PRIV", "FIREWALL_COMMUNITY",
-        "OPS_AUTH", "OPS_PRIV", "UPS_COMMUNITY", "FLEET_COMMUNITY",
+        "OPS_AUTH", "OPS_PRIV", "UPS_COMMUNITY", "FLEET_COMMUNITY", "VENDOR_HASH_KEY",
     ]
 
     @Test(
@@ -160,7 +160,7 @@ struct ShippedConfigurationTests {
         arguments: [
             "conf/snmpwarden.yaml", "conf/examples/v2c-switch-behind-v3.yaml",
             "conf/examples/vendor-restricted-subtrees.yaml", "conf/examples/ipv6-managers-ipv4-agent.yaml",
-            "conf/examples/fleet-by-context.yaml",
+            "conf/examples/fleet-by-context.yaml", "conf/examples/vendor-value-rewriting.yaml",
         ]
     )
     func checkPasses(file: String) throws {
