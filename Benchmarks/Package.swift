@@ -63,6 +63,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "SNMPWire", package: "snmpwarden"),
                 .product(name: "WardenPolicy", package: "snmpwarden"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/PolicyBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]

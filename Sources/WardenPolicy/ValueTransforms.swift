@@ -90,9 +90,13 @@ public final class ValueTransforms: Sendable {
             self.action = action
         }
 
-        func matches(_ arcs: [UInt32]) -> Bool {
-            guard arcs.count >= self.pattern.count else { return false }
-            for (index, arc) in self.pattern.enumerated() where arc != nil && arc != arcs[index] { return false }
+        /// Whether `oid` lies in the pattern's subtree (decoded as it goes: no arc array).
+        func matches(_ oid: OID) -> Bool {
+            var arcs = oid.arcs.makeIterator()
+            for arc in self.pattern {
+                guard let next = arcs.next() else { return false }
+                if let arc, arc != next { return false }
+            }
             return true
         }
     }
@@ -116,8 +120,7 @@ public final class ValueTransforms: Sendable {
     /// Whether a Set of `oid` touches a transformed or synthesized object (refused, notWritable).
     public func isRewritten(_ oid: OID) -> Bool {
         if self.synthesizedValue(oid) != nil { return true }
-        let arcs = Array(oid.arcs)
-        return self.rules.contains { $0.matches(arcs) }
+        return self.rules.contains { $0.matches(oid) }
     }
 
     /// The value of the synthesized object `oid`, or nil.
@@ -146,13 +149,12 @@ public final class ValueTransforms: Sendable {
     /// value as it is. Exceptions pass unchanged.
     public func apply(_ oid: OID, _ value: SNMPValue) -> SNMPValue {
         if value.isException || value == .null { return value }
-        let arcs = Array(oid.arcs)
-        guard let rule = self.rules.first(where: { $0.matches(arcs) }) else { return value }
+        guard let rule = self.rules.first(where: { $0.matches(oid) }) else { return value }
         switch rule.action {
         case .zero:
             return Self.zero(value)
         case .hash:
-            return self.hash(value, oid: arcs)
+            return self.hash(value)
         case .replace(let text, let fixed):
             if let fixed { return fixed }
             // In the value's own type; a text that is not one never lets the original through.
@@ -182,7 +184,7 @@ public final class ValueTransforms: Sendable {
     }
 
     /// A keyed hash of the value (its tag and content), as many octets as the value has.
-    func hash(_ value: SNMPValue, oid: [UInt32]) -> SNMPValue {
+    func hash(_ value: SNMPValue) -> SNMPValue {
         guard let keyedHash = self.keyedHash else { return Self.zero(value) }
         var content: [UInt8] = [value.tag]
         func stream(_ count: Int) -> [UInt8] {

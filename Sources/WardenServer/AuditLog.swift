@@ -38,18 +38,10 @@ public final class AuditLog: Sendable {
         if self.fd != 2 { close(self.fd) }
     }
 
-    /// Writes one event: `{"time": …, "event": name, …fields}`.
+    /// Writes one event: `{"time": …, "event": name, …fields}` (the log handler's time format and
+    /// JSON quoting, so both streams read alike).
     public func write(_ event: String, _ fields: [(String, String)]) {
-        var wall = timespec()
-        clock_gettime(CLOCK_REALTIME, &wall)
-        var time = tm()
-        var seconds = wall.tv_sec
-        gmtime_r(&seconds, &time)
-        let stamp =
-            "\(time.tm_year + 1900)-\(Self.two(time.tm_mon + 1))-\(Self.two(time.tm_mday))T"
-            + "\(Self.two(time.tm_hour)):\(Self.two(time.tm_min)):\(Self.two(time.tm_sec))."
-            + String(String(wall.tv_nsec / 1_000_000 + 1000).dropFirst()) + "Z"
-        var line = "{\"time\":\"\(stamp)\",\"event\":\(Self.quoted(event))"
+        var line = "{\"time\":\(Self.quoted(WardenLogHandler.timestamp())),\"event\":\(Self.quoted(event))"
         for (key, value) in fields {
             line += ",\(Self.quoted(key)):\(Self.quoted(value))"
         }
@@ -98,27 +90,7 @@ public final class AuditLog: Sendable {
 
     static func describe(_ address: SocketAddress) -> String { GatewayLoop.describe(address) }
 
-    private static func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-
-    /// A JSON string: quotes, backslashes and control characters escaped (names from the network
-    /// may hold anything).
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ text: String) -> String { WardenLogHandler.quote(text) }
 }
 
 /// The audit file cannot be opened.

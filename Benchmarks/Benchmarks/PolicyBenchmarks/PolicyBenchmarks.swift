@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 import Benchmark
+import NIOCore
 import SNMPWire
 import WardenPolicy
 
@@ -77,6 +78,43 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(tiny.contains(oids[index & 1023]))
                 index &+= 1
             }
+        }
+    }
+
+    // Value rewriting (issue 14): what a route with transforms pays per varbind of an answer. A
+    // route without transforms pays nothing: the request machine checks for none once per answer.
+    let rules: [ValueTransforms.Rule] = [
+        .init(pattern: [1, 3, 6, 1, 2, 1, 2, 2, 1, 6], action: .zero),
+        .init(pattern: [1, 3, 6, 1, 2, 1, 4, 20, 1, nil], action: .hash),
+        .init(pattern: [1, 3, 6, 1, 2, 1, 1, 4, 0], action: .replace(text: "noc@example.net", value: nil)),
+        .init(pattern: [1, 3, 6, 1, 2, 1, 1, 1, 0], action: .match(try! .init("Version [0-9.]+"), with: "Version x")),
+    ]
+    let hmacLike: @Sendable ([UInt8]) -> [UInt8] = { data in
+        // The benchmark measures the transform machinery, not SHA-256: a cheap 32-octet stand-in.
+        var state: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in data { state = (state ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return (0..<32).map { UInt8(truncatingIfNeeded: state >> UInt64($0 % 8 * 8)) }
+    }
+    let transforms = ValueTransforms(rules: rules, synthesized: [], keyedHash: hmacLike)
+    let counter = SNMPValue.counter32(123_456)
+    let inOctets: OID = "1.3.6.1.2.1.2.2.1.10.7"
+    Benchmark("Transforms, 4 rules: a varbind no rule matches (ifInOctets)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(transforms.apply(inOctets, counter))
+        }
+    }
+    let mac = SNMPValue.octetString(ByteBuffer(bytes: [2, 0x42, 0xAC, 0x11, 0, 2]))
+    let physAddress: OID = "1.3.6.1.2.1.2.2.1.6.7"
+    Benchmark("Transforms, 4 rules: redact zero (ifPhysAddress)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(transforms.apply(physAddress, mac))
+        }
+    }
+    let description = SNMPValue.string("Acme switch, Version 4.2.1 (build 17)")
+    let sysDescr: OID = "1.3.6.1.2.1.1.1.0"
+    Benchmark("Transforms, 4 rules: match/with on sysDescr") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(transforms.apply(sysDescr, description))
         }
     }
 }
