@@ -745,7 +745,9 @@ public final class RequestMachine {
                 return
             }
         }
-        let refused = response.errorStatus != .noError && request.filtered.refusals.contains { $0.0 == .writeOutsideView }
+        let refused =
+            response.errorStatus != .noError
+            && request.filtered.refusals.contains { $0.0 == .writeOutsideView || $0.0 == .writeTransformed }
         self.finished(request, response.errorStatus == .noError ? .ok : (refused ? .refused : .error), into: &sink)
         self.respond(
             response,

@@ -163,6 +163,8 @@ public final class ValueTransforms: Sendable {
         case .match(let pattern, let replacement):
             guard case .octetString(let bytes) = value else { return value }
             let text = String(decoding: bytes.readableBytesView, as: UTF8.self)
+            // Nothing matched: the octets as they were (a binary value keeps its bytes).
+            guard text.contains(pattern.regex) else { return value }
             return .octetString(ByteBuffer(string: text.replacing(pattern.regex, with: replacement)))
         }
     }

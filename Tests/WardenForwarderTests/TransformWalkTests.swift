@@ -191,6 +191,26 @@ struct TransformWalkTests {
             #expect(packets == 0)
         }
         #expect(agent.objects.first?.value == .string("admin@internal"))
+        // Counted as a refusal, and the request's outcome is refused.
+        let harness = MachineHarness(policy: policy, version: .v2c) { _ in nil }
+        _ = harness.ask(PDU(type: .set, requestID: 4, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.4.0", value: .string("x"))]))
+        let statistics = harness.machine.routeStatistics
+        #expect(statistics.refusals(route: 0, reason: .writeTransformed) == 1)
+        #expect(statistics.requests(route: 0, kind: .set, outcome: .refused) == 1)
+        #expect(harness.backendPackets == 0)
+    }
+
+    @Test("match leaves a value it does not match octet for octet, binary included")
+    func matchLeavesOtherValues() throws {
+        let transforms = ValueTransforms(
+            rules: [ValueTransforms.Rule(pattern: [1, 3, 6, 1], action: .match(try .init("Version [0-9.]+"), with: "Version x"))],
+            synthesized: [],
+            keyedHash: nil
+        )
+        let binary = SNMPValue.octetString(ByteBuffer(bytes: [0xFF, 0xFE, 0x00, 0x80]))
+        #expect(transforms.apply("1.3.6.1.2.1.1.1.0", binary) == binary)
+        #expect(transforms.apply("1.3.6.1.2.1.1.1.0", .string("Acme Version 4.2.1 (x)")) == .string("Acme Version x (x)"))
+        #expect(transforms.apply("1.3.6.1.2.1.1.3.0", .timeTicks(5)) == .timeTicks(5))
     }
 
     @Test("redaction keeps type and length; the keyed hash is stable and of the value's own type and length")

@@ -22,9 +22,11 @@ struct ShippedDemoTests {
         let directory = Peers.temporaryDirectory("demo")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let port = Peers.freeUDPPort()
+        let opsPort = Peers.freeTCPPort()
         var text = try String(contentsOfFile: Self.repository + "/conf/snmpwarden.yaml", encoding: .utf8)
-        #expect(text.contains("16161"))
+        #expect(text.contains("16161") && text.contains("tcp:127.0.0.1:9161"))
         text = text.replacingOccurrences(of: "16161", with: "\(port)")
+            .replacingOccurrences(of: "tcp:127.0.0.1:9161", with: "tcp:127.0.0.1:\(opsPort)")
             .replacingOccurrences(of: "state-dir: state", with: "state-dir: \(directory)/state")
             .replacingOccurrences(of: "simulate: demo.snmprec", with: "simulate: \(Self.repository)/conf/demo.snmprec")
         try text.write(toFile: directory + "/snmpwarden.yaml", atomically: true, encoding: .utf8)
@@ -52,5 +54,10 @@ struct ShippedDemoTests {
         #expect(counter.contains("Counter64"), "\(counter)")
         let set = try tool("snmpset", ["udp:127.0.0.1:\(port)", "1.3.6.1.2.1.1.6.0", "s", "x"])
         #expect(set.contains("noAccess"), "\(set)")
+        // The shipped configuration's ops listener on loopback.
+        let close = "Connection: close\\r\\n\\r\\n"
+        #expect(try Peers.http("GET /readyz HTTP/1.1\\r\\nHost: x\\r\\n" + close, port: opsPort).status == 200)
+        let metrics = try Peers.http("GET /metrics HTTP/1.1\\r\\nHost: x\\r\\n" + close, port: opsPort).body
+        #expect(metrics.contains("snmpwarden_requests_total{route=\"demo\",pdu=\"getnext\",outcome=\"ok\"}"), "\(metrics)")
     }
 }
