@@ -29,6 +29,7 @@ let package = Package(
         // `swift build -c debug --sanitize=fuzzer --sanitize=address --product FuzzWireDecode`.
         .executable(name: "FuzzWireDecode", targets: ["FuzzWireDecode"]),
         .executable(name: "FuzzUSMInbound", targets: ["FuzzUSMInbound"]),
+        .executable(name: "FuzzRequestMachine", targets: ["FuzzRequestMachine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -128,6 +129,10 @@ let package = Package(
             dependencies: ["SNMPWire", "SNMPSecurity", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(
+            name: "FuzzRequestMachine",
+            dependencies: ["WardenForwarder", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .executableTarget(
             name: "FuzzWireDecode",
             dependencies: ["SNMPWire", .product(name: "NIOCore", package: "swift-nio")]
         ),
@@ -160,7 +165,8 @@ let package = Package(
             dependencies: [
                 "PeerSupport", "WardenForwarder", "WardenPolicy", "WardenSimulator", "SNMPWire", "SNMPSecurity",
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["Regression"]
         ),
         .testTarget(
             name: "WardenPolicyTests",

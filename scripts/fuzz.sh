@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz the decoder or the USM engine with libFuzzer.
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET]     (defaults: 600, FuzzWireDecode; the other target is FuzzUSMInbound)
+#   scripts/fuzz.sh [SECONDS] [TARGET]     (defaults: 600, FuzzWireDecode; the others: FuzzUSMInbound,
+#                                           FuzzRequestMachine, the whole request pipeline)
 #
 # Builds TARGET with the fuzzer and address sanitizers into .build-fuzz/, seeds a corpus (the
 # captured Net-SNMP fixtures; for FuzzUSMInbound also one valid request per user of its engine),
@@ -26,6 +27,25 @@ for name in sys.argv[2:]:
     (corpus / path.stem).write_bytes(bytes.fromhex(hex_text))
 PY
 if [ "$target" = FuzzUSMInbound ]; then export FUZZ_USM_SEEDS="$corpus"; fi
+if [ "$target" = FuzzRequestMachine ]; then
+    # Records (operation, length, bytes): each captured request from a manager, then each captured
+    # answer as an agent's, then a timer tick; and the same with the v1 community.
+    python3 - "$corpus" Tests/SNMPWireTests/Fixtures/*.hex <<'PY'
+import pathlib, struct, sys
+corpus = pathlib.Path(sys.argv[1])
+def read(name):
+    path = pathlib.Path(name)
+    return bytes.fromhex("".join(l.strip() for l in path.read_text().splitlines() if not l.startswith("#")))
+requests = [read(n) for n in sys.argv[2:] if n.endswith("-request.hex") or "-request-" in n]
+responses = [read(n) for n in sys.argv[2:] if n.endswith("-response.hex") or "-response-" in n]
+record = lambda op, data: struct.pack(">BH", op, len(data)) + data
+for i, request in enumerate(requests):
+    for j, response in enumerate(responses[:6]):
+        seed = record(0, request) + record(1 + 3 * (j % 4), response) + record(2, b"") + record(1, response)
+        (corpus / f"pipeline-{i}-{j}").write_bytes(seed)
+PY
+    rm -f "$corpus"/*.hex 2>/dev/null || true
+fi
 SWIFT_BACKTRACE=enable=no ".build-fuzz/debug/$target" "$corpus" \
     -max_total_time="$seconds" -max_len=2048 -print_final_stats=1 \
     -artifact_prefix=.build-fuzz/artifacts/
