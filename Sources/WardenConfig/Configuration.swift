@@ -260,6 +260,18 @@ public struct Limits: Hashable, Sendable {
     public var maxPending = 10_000
     /// Back-end requests one manager request may cause (walk continuation rounds; DESIGN.md §4).
     public var maxBackendRequests = 16
+    /// Reports a second to one source before the first authenticated message, and the burst.
+    public var reportsPerSecond = 10
+    public var reportsBurst = 20
+    /// Sources are counted by prefix.
+    public var sourcePrefixV4 = 32
+    public var sourcePrefixV6 = 64
+    /// Entries in each per-source table (fixed memory under a flood of spoofed sources).
+    public var sourceTableSize = 65_536
+    /// Authentication failures of one (source, user) before its Reports stop, and the back-off.
+    public var failuresBeforeBackoff = 5
+    public var firstBackoffMilliseconds = 10_000
+    public var maxBackoffMilliseconds = 3_600_000
 
     public init() {}
 }

@@ -927,9 +927,30 @@ extension Walker {
             let fields = self.fields(
                 node,
                 "limits",
-                allowed: ["max-repetitions", "max-varbinds", "max-pending", "max-backend-requests"]
+                allowed: [
+                    "max-repetitions", "max-varbinds", "max-pending", "max-backend-requests", "reports-per-second",
+                    "reports-burst", "source-prefix-v4", "source-prefix-v6", "source-table-size",
+                    "failures-before-backoff", "first-backoff", "max-backoff",
+                ]
             )
         else { return limits }
+        let integers: [(String, ClosedRange<Int>, WritableKeyPath<Limits, Int>)] = [
+            ("reports-per-second", 1...100_000, \.reportsPerSecond), ("reports-burst", 1...100_000, \.reportsBurst),
+            ("source-prefix-v4", 8...32, \.sourcePrefixV4), ("source-prefix-v6", 16...128, \.sourcePrefixV6),
+            ("source-table-size", 1_024...10_000_000, \.sourceTableSize),
+            ("failures-before-backoff", 1...1_000, \.failuresBeforeBackoff),
+        ]
+        for (key, range, path) in integers {
+            if let value = fields[key].flatMap({ self.integer($0.value, "limits.\(key)", range: range) }) {
+                limits[keyPath: path] = value
+            }
+        }
+        if let value = fields["first-backoff"].flatMap({ self.duration($0.value, "limits.first-backoff") }) {
+            limits.firstBackoffMilliseconds = max(1, value)
+        }
+        if let value = fields["max-backoff"].flatMap({ self.duration($0.value, "limits.max-backoff") }) {
+            limits.maxBackoffMilliseconds = max(1, value)
+        }
         if let value = fields["max-backend-requests"].flatMap({
             self.integer($0.value, "limits.max-backend-requests", range: 1...1_000)
         }) {

@@ -123,6 +123,8 @@ public struct ForwardingLimits: Hashable, Sendable {
     public var maxPending: Int
     /// Back-end requests one manager request may cause.
     public var maxBackendRequests: Int
+    /// Per-source limits for unauthenticated work (Reports), and the brute-force back-off.
+    public var sources = SourceGuard.Settings()
 
     public init(maxRepetitions: Int = 50, maxVarbinds: Int = 200, maxPending: Int = 10_000, maxBackendRequests: Int = 16)
     {

@@ -56,6 +56,12 @@ public struct GatewayCounters: Hashable, Sendable {
     public var outResponses: UInt64 = 0
     /// Timeouts on `on-timeout: drop` routes: nothing sent to the manager.
     public var droppedOnTimeout: UInt64 = 0
+    /// Reports not sent: the source's rate (limits.reports-per-second) was spent.
+    public var reportsRateLimited: UInt64 = 0
+    /// Reports not sent: they would have sent more bytes than unauthenticated senders sent.
+    public var reportsAmplificationLimited: UInt64 = 0
+    /// Reports withheld from a (source, user) backing off after repeated authentication failures.
+    public var reportsWithheld: UInt64 = 0
     /// Responses the kernel refused to send.
     public var sendFailures: UInt64 = 0
 
@@ -73,7 +79,8 @@ public struct GatewayCounters: Hashable, Sendable {
         ("backend_wrong_source", \.backendWrongSource), ("backend_malformed", \.backendMalformed),
         ("backend_wrong_community", \.backendWrongCommunity), ("backend_unmatched", \.backendUnmatched),
         ("simulated_requests", \.simulatedRequests), ("out_responses", \.outResponses),
-        ("dropped_on_timeout", \.droppedOnTimeout), ("send_failures", \.sendFailures),
+        ("dropped_on_timeout", \.droppedOnTimeout), ("reports_rate_limited", \.reportsRateLimited),
+        ("reports_amplification_limited", \.reportsAmplificationLimited), ("reports_withheld", \.reportsWithheld), ("send_failures", \.sendFailures),
     ]
 
     /// Every counter by name, for logs.

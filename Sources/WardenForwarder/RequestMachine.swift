@@ -78,6 +78,8 @@ public enum AuditEvent: Sendable {
     /// A v3 message that failed USM's checks (RFC 3414 §3.2): unknown user, wrong digest, a level
     /// other than the user's, undecryptable.
     case authenticationFailure(source: SocketAddress, user: String, kind: USMReportKind)
+    /// Repeated authentication failures of one (source, user): no Reports to it for `seconds`.
+    case authenticationBackoff(source: SocketAddress, user: String, seconds: Int)
 }
 
 /// One manager request waiting for a back end. A class: it moves between the machine, the pending
@@ -172,6 +174,8 @@ public final class RequestMachine {
     private let engineIDBuffer: ByteBuffer
     private var scratch = ByteBuffer()
     private var auditLimiter = AuditLimiter()
+    /// Per-source limits on Reports, the anti-amplification budget and the brute-force back-off.
+    public private(set) var sourceGuard: SourceGuard
     /// The time of the event being handled.
     private var now: Int64 = 0
 
@@ -190,6 +194,7 @@ public final class RequestMachine {
         usm: USMAuthoritativeEngine,
         loopCount: Int,
         engineTimeOrigin: Int64,
+        backoff: AuthenticationBackoff? = nil,
         firstRequestID: () -> Int32 = { Int32.random(in: 1...Int32.max) }
     ) {
         self.snapshot = snapshot
@@ -201,6 +206,7 @@ public final class RequestMachine {
         self.pending = (0..<snapshot.socketCount).map { _ in
             PendingTable(capacity: max(1, snapshot.limits.maxPending), firstRequestID: firstRequestID())
         }
+        self.sourceGuard = SourceGuard(settings: snapshot.limits.sources, backoff: backoff)
         self.routeStatistics = RouteStatistics(routes: snapshot.routeSlotNames.count)
         self.backendStatistics = Array(
             repeating: 0,
@@ -291,6 +297,7 @@ public final class RequestMachine {
     ) {
         switch self.usm.receive(message, datagram: datagram, engineTime: self.engineTime(at: self.now)) {
         case .drop(let reason):
+            self.sourceGuard.received(unauthenticatedBytes: datagram.readableBytes)
             switch reason {
             case .notReportable(let kind):
                 self.auditAuthenticationFailure(kind, message, endpoint, &sink)
@@ -302,10 +309,51 @@ public final class RequestMachine {
             }
             return
         case .report(let report, let kind):
-            self.auditAuthenticationFailure(kind, message, endpoint, &sink)
+            let source = Self.addressBits(endpoint.remote)
+            if kind == .notInTimeWindows {
+                // Sent only after the MAC checked out: the sender has the key.
+                self.sourceGuard.authenticated(source, user: { Array(message.usm?.userName.readableBytesView ?? []) }, now: self.now)
+            } else {
+                self.sourceGuard.received(unauthenticatedBytes: datagram.readableBytes)
+                if kind != .unknownEngineIDs {
+                    self.auditAuthenticationFailure(kind, message, endpoint, &sink)
+                    let user = Array(message.usm?.userName.readableBytesView ?? [])
+                    let (withhold, backoff) = self.sourceGuard.authenticationFailed(source, user: user, now: self.now)
+                    if let backoff {
+                        sink.perform(
+                            .audit(
+                                .authenticationBackoff(
+                                    source: endpoint.remote,
+                                    user: String(decoding: user, as: UTF8.self),
+                                    seconds: Int(backoff / 1_000_000_000)
+                                )
+                            )
+                        )
+                    }
+                    if withhold {
+                        self.counters.reportsWithheld &+= 1
+                        return
+                    }
+                }
+                switch self.sourceGuard.admitReport(to: source, bytes: report.readableBytes, now: self.now) {
+                case .sourceRate?:
+                    self.counters.reportsRateLimited &+= 1
+                    return
+                case .amplification?:
+                    self.counters.reportsAmplificationLimited &+= 1
+                    return
+                case .backoff?, nil:
+                    break
+                }
+            }
             self.counters.outResponses &+= 1
             sink.perform(.reply(report, to: endpoint))
         case .accept(let request):
+            self.sourceGuard.authenticated(
+                Self.addressBits(endpoint.remote),
+                user: { Array(request.state.userName.readableBytesView) },
+                now: self.now
+            )
             let pdu = request.scopedPDU.pdu
             let security = ManagerSecurity.usm(request.state, request.user)
             // A command responder serves requests; an Inform is for a notification receiver.

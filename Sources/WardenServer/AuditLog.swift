@@ -85,6 +85,11 @@ public final class AuditLog: Sendable {
                 "authentication-failure",
                 [("source", Self.describe(source)), ("user", user), ("reason", "\(kind)")]
             )
+        case .authenticationBackoff(let source, let user, let seconds):
+            self.write(
+                "authentication-backoff",
+                [("source", Self.describe(source)), ("user", user), ("seconds", "\(seconds)")]
+            )
         }
     }
 

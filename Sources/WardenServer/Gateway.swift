@@ -148,6 +148,8 @@ public final class Gateway: Sendable {
             Glibc.close(try UDPSocket.bound(to: address, reusePort: false))
         }
         var opened: [Channel] = []
+        // One brute-force back-off for every loop: guesses land on any of them.
+        let backoff = AuthenticationBackoff(settings: plan.snapshot.limits.sources)
         do {
             for (index, eventLoop) in eventLoops.enumerated() {
                 // Handed over to that loop, which alone uses it from now on.
@@ -161,7 +163,8 @@ public final class Gateway: Sendable {
                                 snapshot: plan.snapshot,
                                 usm: engineCopy,
                                 loopCount: eventLoops.count,
-                                engineTimeOrigin: origin
+                                engineTimeOrigin: origin,
+                                backoff: backoff
                             ),
                             logger: logger,
                             metrics: metrics,

@@ -205,6 +205,11 @@ final class GatewayLoop {
                 "authentication failure",
                 metadata: ["source": "\(Self.describe(source))", "user": "\(user)", "reason": "\(kind)"]
             )
+        case .authenticationBackoff(let source, let user, let seconds):
+            self.logger.warning(
+                "repeated authentication failures: no Reports to this source and user for a while",
+                metadata: ["source": "\(Self.describe(source))", "user": "\(user)", "seconds": "\(seconds)"]
+            )
         }
     }
 

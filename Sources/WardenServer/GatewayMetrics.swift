@@ -116,6 +116,13 @@ public final class GatewayMetrics: Sendable {
         self.advance("snmpwarden_backend_unmatched_total", [("reason", "malformed")], to: counters.backendMalformed)
         self.advance("snmpwarden_backend_unmatched_total", [("reason", "unknown-request")], to: counters.backendUnmatched)
         self.advance("snmpwarden_pending_overflows_total", to: counters.pendingOverflows)
+        self.advance("snmpwarden_reports_limited_total", [("reason", "source-rate")], to: counters.reportsRateLimited)
+        self.advance(
+            "snmpwarden_reports_limited_total",
+            [("reason", "amplification")],
+            to: counters.reportsAmplificationLimited
+        )
+        self.advance("snmpwarden_reports_limited_total", [("reason", "backoff")], to: counters.reportsWithheld)
         let usm = statistics.usm
         for (stat, value) in [
             ("unsupportedSecLevels", usm.unsupportedSecLevels), ("notInTimeWindows", usm.notInTimeWindows),

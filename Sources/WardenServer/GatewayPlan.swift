@@ -170,16 +170,25 @@ public struct GatewayPlan: Sendable {
             )
         }
         let limits = configuration.limits
+        var forwarding = ForwardingLimits(
+            maxRepetitions: limits.maxRepetitions,
+            maxVarbinds: limits.maxVarbinds,
+            maxPending: limits.maxPending,
+            maxBackendRequests: limits.maxBackendRequests
+        )
+        forwarding.sources.reportsPerSecond = Double(limits.reportsPerSecond)
+        forwarding.sources.burst = Double(limits.reportsBurst)
+        forwarding.sources.ipv4PrefixLength = limits.sourcePrefixV4
+        forwarding.sources.ipv6PrefixLength = limits.sourcePrefixV6
+        forwarding.sources.tableSize = limits.sourceTableSize
+        forwarding.sources.failuresBeforeBackoff = limits.failuresBeforeBackoff
+        forwarding.sources.firstBackoff = Int64(limits.firstBackoffMilliseconds) * 1_000_000
+        forwarding.sources.maximumBackoff = Int64(max(limits.maxBackoffMilliseconds, limits.firstBackoffMilliseconds)) * 1_000_000
         self.snapshot = ForwardingSnapshot(
             routes: routes,
             routeTable: RouteTable(rules: rules),
             backends: backends,
-            limits: ForwardingLimits(
-                maxRepetitions: limits.maxRepetitions,
-                maxVarbinds: limits.maxVarbinds,
-                maxPending: limits.maxPending,
-                maxBackendRequests: limits.maxBackendRequests
-            ),
+            limits: forwarding,
             pools: pools,
             socketsPerPool: configuration.backendSockets,
             countsPerBackend: configuration.ops?.perBackendMetrics ?? false,

@@ -294,12 +294,13 @@ public final class PeerProcess {
 public final class UDPClient {
     public let fd: Int32
 
-    public init(timeoutMilliseconds: Int = 1000) {
+    /// - Parameter host: the loopback address to send from (any of 127.0.0.0/8 on Linux).
+    public init(timeoutMilliseconds: Int = 1000, host: String = "127.0.0.1") {
         self.fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         precondition(self.fd >= 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         _ = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
