@@ -44,7 +44,6 @@ for i, request in enumerate(requests):
         seed = record(0, request) + record(1 + 3 * (j % 4), response) + record(2, b"") + record(1, response)
         (corpus / f"pipeline-{i}-{j}").write_bytes(seed)
 PY
-    rm -f "$corpus"/*.hex 2>/dev/null || true
 fi
 SWIFT_BACKTRACE=enable=no ".build-fuzz/debug/$target" "$corpus" \
     -max_total_time="$seconds" -max_len=2048 -print_final_stats=1 \

@@ -429,6 +429,15 @@ actor Reloader {
         if configuration.backendSockets != running.backendSockets {
             problems.append("backend-sockets cannot change on reload; restart to apply")
         }
+        let sourceLimits: [KeyPath<Limits, Int>] = [
+            \.reportsPerSecond, \.reportsBurst, \.sourcePrefixV4, \.sourcePrefixV6, \.sourceTableSize,
+            \.failuresBeforeBackoff, \.firstBackoffMilliseconds, \.maxBackoffMilliseconds,
+        ]
+        if sourceLimits.contains(where: { configuration.limits[keyPath: $0] != running.limits[keyPath: $0] }) {
+            problems.append(
+                "limits: the limits for unauthenticated traffic (reports-*, source-*, *-backoff) cannot change on reload; restart to apply"
+            )
+        }
         if configuration.auditFile != running.auditFile {
             problems.append("audit: the audit file cannot change on reload; restart to apply")
         }
