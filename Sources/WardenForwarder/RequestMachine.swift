@@ -248,8 +248,6 @@ public final class RequestMachine {
         }
     }
 
-    /// Back-end sockets in use (the loop opens this many).
-    public var socketCount: Int { self.pending.count }
 
     /// Moves the instant engineTime counts from earlier, never later: engineTime follows a clock
     /// that was corrected forward, and never goes back (RFC 3414 §2.2.1).
@@ -342,7 +340,7 @@ public final class RequestMachine {
                 case .amplification?:
                     self.counters.reportsAmplificationLimited &+= 1
                     return
-                case .backoff?, nil:
+                case nil:
                     break
                 }
             }

@@ -55,8 +55,6 @@ public struct SourceGuard {
         case sourceRate
         /// The Report would have sent more bytes than unauthenticated senders sent.
         case amplification
-        /// The (source, user) pair is backing off after repeated failures.
-        case backoff
     }
 
     /// A bounded table with first-in, first-out eviction. Its memory grows with use, up to the

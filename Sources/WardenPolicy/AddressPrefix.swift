@@ -42,14 +42,6 @@ public struct IPAddressBits: Hashable, Sendable {
         }
         return self
     }
-
-    /// The address as 4 or 16 octets.
-    public var octets: [UInt8] {
-        let all =
-            (0..<8).map { UInt8(truncatingIfNeeded: self.high >> (56 - 8 * UInt64($0))) }
-            + (0..<8).map { UInt8(truncatingIfNeeded: self.low >> (56 - 8 * UInt64($0))) }
-        return self.isIPv4 ? Array(all.prefix(4)) : all
-    }
 }
 
 /// An IPv4 or IPv6 prefix, `10.0.0.0/8` or `2001:db8::/32`.

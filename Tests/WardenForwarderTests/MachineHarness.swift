@@ -83,14 +83,7 @@ final class MachineHarness {
             now: 1,
             into: &buffer
         )
-        var sink = CollectingSink()
-        self.machine.receiveFromManager(
-            buffer,
-            from: ManagerEndpoint(listener: 0, remote: Self.manager),
-            now: self.now,
-            into: &sink
-        )
-        return self.play(sink.actions)
+        return self.fromManager(buffer)
     }
 
     /// One route for community `public` to one agent at 192.0.2.1:161 speaking `version`.
@@ -134,9 +127,14 @@ final class MachineHarness {
     func ask(_ request: PDU, community: String = "public", version: SNMPVersion = .v2c) -> [PDU] {
         var buffer = ByteBuffer()
         buffer.writeCommunityMessage(CommunityMessage(version: version, community: ByteBuffer(string: community), pdu: .pdu(request)))
+        return self.fromManager(buffer)
+    }
+
+    /// A datagram from the manager, and the agents played until the machine stops acting.
+    func fromManager(_ datagram: ByteBuffer) -> [PDU] {
         var sink = CollectingSink()
         self.machine.receiveFromManager(
-            buffer,
+            datagram,
             from: ManagerEndpoint(listener: 0, remote: Self.manager),
             now: self.now,
             into: &sink
