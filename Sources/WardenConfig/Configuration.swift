@@ -28,6 +28,8 @@ public struct WardenConfiguration: Sendable {
     public var ops: OpsSettings?
     /// `audit.file`: where audit events go as JSON lines (`-`: standard error); nil: in the main log.
     public var auditFile: String?
+    /// `notifications:`; nil: no notification listener.
+    public var notifications: NotificationSettings? = nil
 }
 
 /// `ops:`: the HTTP listener for /metrics, /livez, /readyz and POST /-/reload.

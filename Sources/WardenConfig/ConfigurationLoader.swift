@@ -319,6 +319,7 @@ extension Walker {
                 "the configuration",
                 allowed: [
                     "engine", "listen", "users", "backends", "backend-sockets", "views", "routes", "limits", "ops", "audit",
+                    "notifications",
                 ]
             )
         else { return nil }
@@ -412,6 +413,13 @@ extension Walker {
         if top["routes"] == nil {
             self.error(root, "the configuration needs 'routes' (without a route nothing is forwarded)")
         }
+        let notifications = top["notifications"].flatMap {
+            self.notifications(
+                $0.value,
+                users: Self.definedNames(top["users"]?.value),
+                views: Self.definedNames(top["views"]?.value)
+            )
+        }
         return WardenConfiguration(
             engine: engine,
             listen: listen,
@@ -423,7 +431,8 @@ extension Walker {
             routes: routes,
             limits: limits,
             ops: ops,
-            auditFile: audit
+            auditFile: audit,
+            notifications: notifications
         )
     }
 

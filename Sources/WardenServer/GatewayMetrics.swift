@@ -98,6 +98,42 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    /// Updates the notification relay's metrics.
+    public func record(_ statistics: NotificationStatistics) {
+        let counters = statistics.counters
+        let received: [(String, String, UInt64)] = [
+            ("1", "trap", counters.receivedV1Traps), ("2c", "trap", counters.receivedV2cTraps),
+            ("2c", "inform", counters.receivedV2cInforms), ("3", "trap", counters.receivedV3Traps),
+            ("3", "inform", counters.receivedV3Informs),
+        ]
+        for (version, pdu, total) in received {
+            self.advance("snmpwarden_notifications_received_total", [("version", version), ("pdu", pdu)], to: total)
+        }
+        for reason in NotificationDropReason.allCases {
+            self.advance("snmpwarden_notifications_dropped_total", [("reason", reason.name)], to: counters[reason])
+        }
+        self.advance("snmpwarden_notifications_translated_total", [("direction", "v1-to-v2")], to: counters.translatedV1ToV2)
+        self.advance("snmpwarden_notifications_translated_total", [("direction", "v2-to-v1")], to: counters.translatedV2ToV1)
+        self.advance("snmpwarden_notification_varbinds_removed_total", to: counters.varbindsRemoved)
+        self.advance("snmpwarden_notifications_acknowledged_total", [("mode", "forwarded")], to: counters.acknowledgedForwarded)
+        self.advance("snmpwarden_notifications_acknowledged_total", [("mode", "local")], to: counters.acknowledgedLocally)
+        self.advance("snmpwarden_notifications_unacknowledged_informs_total", to: counters.unacknowledgedInforms)
+        self.advance("snmpwarden_notifications_duplicate_informs_total", to: counters.duplicateInforms)
+        self.advance("snmpwarden_notifications_reports_total", to: counters.reportsSent)
+        self.advance("snmpwarden_notifications_send_failures_total", to: statistics.sendFailures)
+        for (target, each) in statistics.targets {
+            self.advance("snmpwarden_notification_target_sent_total", [("target", target), ("pdu", "trap")], to: each.traps)
+            self.advance("snmpwarden_notification_target_sent_total", [("target", target), ("pdu", "inform")], to: each.informs)
+            self.advance("snmpwarden_notification_target_acknowledged_total", [("target", target)], to: each.acknowledged)
+            self.advance("snmpwarden_notification_target_retransmissions_total", [("target", target)], to: each.retransmissions)
+            self.advance("snmpwarden_notification_target_timeouts_total", [("target", target)], to: each.timeouts)
+            self.advance("snmpwarden_notification_target_dropped_total", [("target", target), ("reason", "overflow")], to: each.overflows)
+            self.advance("snmpwarden_notification_target_dropped_total", [("target", target), ("reason", "counter64")], to: each.counter64Dropped)
+            self.advance("snmpwarden_notification_target_reports_total", [("target", target)], to: each.reports)
+        }
+        self.set("snmpwarden_notification_informs_pending", to: Double(statistics.pending))
+    }
+
     /// Updates every data-path metric from `statistics` of a configuration with these route and
     /// back-end names, and returns the exposition text.
     public func exposition(_ statistics: GatewayStatistics, routes: [String], backends: [String]) -> [UInt8] {

@@ -22,6 +22,8 @@ public struct GatewayPlan: Sendable {
     public var configuration: WardenConfiguration
     public var listeners: [SocketAddress]
     public var snapshot: ForwardingSnapshot
+    /// `notifications:`; nil: no notification relay.
+    public var notifications: NotificationPlan?
 
     /// A start-up problem that is not in the configuration's syntax (a listener that is not an
     /// address, an snmprec file that does not parse).
@@ -42,6 +44,10 @@ public struct GatewayPlan: Sendable {
             slots[name] = names.count
             names.append(name)
             return names.count - 1
+        }
+        self.notifications = nil
+        if let settings = configuration.notifications {
+            self.notifications = try NotificationPlan(settings, configuration: configuration)
         }
         self.listeners = []
         for listen in configuration.listen {

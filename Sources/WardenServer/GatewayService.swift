@@ -85,10 +85,30 @@ public struct GatewayService: Service {
             try? await group.shutdownGracefully()
             throw error
         }
+        // The notification relay: on one data-path loop (it is one machine, on one thread).
+        let relay: NotificationRelay?
+        if let notifications = self.plan.notifications {
+            do {
+                relay = try await NotificationRelay.start(
+                    plan: notifications,
+                    identity: identity,
+                    eventLoop: group.next(),
+                    logger: self.logger,
+                    engineTimeOrigin: engineTimeOrigin
+                )
+            } catch {
+                await gateway.close()
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        } else {
+            relay = nil
+        }
         let state = ServiceState()
         let reloader = Reloader(
             plan: self.plan,
             gateway: gateway,
+            relay: relay,
             identity: identity,
             configPath: self.configPath,
             metrics: metrics,
@@ -101,6 +121,7 @@ public struct GatewayService: Service {
         if let settings = configuration.ops, let metrics {
             let endpoints = GatewayOpsEndpoints(
                 gateway: gateway,
+                relay: relay,
                 metrics: metrics,
                 reloader: reloader,
                 state: state,
@@ -115,6 +136,7 @@ public struct GatewayService: Service {
                 )
             } catch {
                 await gateway.close()
+                await relay?.close()
                 try? await group.shutdownGracefully()
                 try? await control.shutdownGracefully()
                 throw OpsBindError(description: "cannot bind ops.listen \(settings.listen): \(error)")
@@ -144,6 +166,7 @@ public struct GatewayService: Service {
                         epochSeconds: epoch
                     ) {
                         await gateway.advanceEngineTime(origin: origin)
+                        await relay?.advanceEngineTime(origin: origin)
                     }
                 }
             }
@@ -165,6 +188,9 @@ public struct GatewayService: Service {
             "backend_sockets": "\(self.plan.snapshot.socketCount * self.threads)",
             "community_front_end": "\(self.plan.snapshot.routeTable.acceptsCommunities ? "on" : "off")",
         ]
+        if let notifications = configuration.notifications {
+            metadata["notifications"] = "\(notifications.listen.map(\.description).joined(separator: ","))"
+        }
         if let address = ops?.localAddress, let port = address.port {
             metadata["ops"] = "\(GatewayLoop.describe(address).dropLast("\(port)".count + 1)):\(port)"
         }
@@ -183,6 +209,8 @@ public struct GatewayService: Service {
         SystemdNotifier.notify("STOPPING=1\nSTATUS=draining")
         self.logger.info("stopping: no new requests; waiting for pending ones to finish or time out")
         await gateway.drain()
+        let notificationStatistics = await relay?.statistics()
+        await relay?.close()
         let statistics = await gateway.statistics()
         let plan = await reloader.plan
         await ops?.close()
@@ -195,6 +223,17 @@ public struct GatewayService: Service {
             for reason in RefusalReason.allCases {
                 let count = statistics.routes.refusals(route: slot, reason: reason)
                 if count > 0 { stopped["refused/\(route)/\(reason.name)"] = "\(count)" }
+            }
+        }
+        if let notificationStatistics {
+            let counters = notificationStatistics.counters
+            stopped["notifications/received"] = "\(counters.receivedV1Traps + counters.receivedV2cTraps + counters.receivedV2cInforms + counters.receivedV3Traps + counters.receivedV3Informs)"
+            for reason in NotificationDropReason.allCases where counters[reason] > 0 {
+                stopped["notifications/dropped/\(reason.name)"] = "\(counters[reason])"
+            }
+            for (name, target) in notificationStatistics.targets {
+                stopped["notifications/\(name)/sent"] = "\(target.traps + target.informs)"
+                if target.timeouts > 0 { stopped["notifications/\(name)/timeouts"] = "\(target.timeouts)" }
             }
         }
         self.logger.info("stopped", metadata: stopped)
@@ -257,6 +296,7 @@ final class ServiceState: Sendable {
 /// The ops listener's answers, from the running gateway.
 struct GatewayOpsEndpoints: OpsEndpoints {
     let gateway: Gateway
+    let relay: NotificationRelay?
     let metrics: GatewayMetrics
     let reloader: Reloader
     let state: ServiceState
@@ -269,6 +309,9 @@ struct GatewayOpsEndpoints: OpsEndpoints {
         let origin = await self.gateway.advanceEngineTime(origin: .max)
         let engineTime = (Int64(NIODeadline.now().uptimeNanoseconds) - origin) / 1_000_000_000
         self.metrics.set("snmpwarden_engine_time_seconds", to: Double(engineTime))
+        if let notifications = await self.relay?.statistics() {
+            self.metrics.record(notifications)
+        }
         return self.metrics.exposition(
             statistics,
             routes: snapshot.routeSlotNames,
@@ -324,6 +367,7 @@ enum SystemdNotifier {
 actor Reloader {
     private(set) var plan: GatewayPlan
     private let gateway: Gateway
+    private let relay: NotificationRelay?
     private let identity: EngineIdentity
     private let configPath: String?
     private let metrics: GatewayMetrics?
@@ -334,6 +378,7 @@ actor Reloader {
     init(
         plan: GatewayPlan,
         gateway: Gateway,
+        relay: NotificationRelay?,
         identity: EngineIdentity,
         configPath: String?,
         metrics: GatewayMetrics?,
@@ -343,6 +388,7 @@ actor Reloader {
         self.audit = audit
         self.plan = plan
         self.gateway = gateway
+        self.relay = relay
         self.identity = identity
         self.configPath = configPath
         self.metrics = metrics
@@ -381,7 +427,13 @@ actor Reloader {
             try self.checkUnchanged(configuration, path: path)
             let plan = try GatewayPlan(configuration, previous: self.plan)
             let users = try USMAuthoritativeEngine(identity: self.identity, users: configuration.users)
+            // Everything that can fail is built before anything is swapped.
+            let notificationSecurity = try plan.notifications?.security(identity: self.identity)
+            _ = notificationSecurity
             try await self.gateway.reload(plan: plan, users: users)
+            if let relay = self.relay, let notifications = plan.notifications {
+                try await relay.reload(plan: notifications, identity: self.identity)
+            }
             self.plan = plan
             self.recordResult(success: true)
             self.audit?.write("reload", [("result", "success"), ("trigger", trigger), ("file", path)])
@@ -436,6 +488,11 @@ actor Reloader {
         if sourceLimits.contains(where: { configuration.limits[keyPath: $0] != running.limits[keyPath: $0] }) {
             problems.append(
                 "limits: the limits for unauthenticated traffic (reports-*, source-*, *-backoff) cannot change on reload; restart to apply"
+            )
+        }
+        if configuration.notifications?.listen != running.notifications?.listen {
+            problems.append(
+                "notifications.listen: the notification listeners cannot be added, removed or changed on reload; restart to apply"
             )
         }
         if configuration.auditFile != running.auditFile {

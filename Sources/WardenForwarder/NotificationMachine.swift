@@ -1,0 +1,834 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the snmpwarden open source project
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import NIOCore
+import SNMPSecurity
+import SNMPWire
+import WardenPolicy
+
+/// What the notification machine asks its event loop to do.
+public enum NotificationAction {
+    /// Send `datagram` to a receiver, from the relay's socket of that address family.
+    case send(ByteBuffer, to: SocketAddress)
+    /// Answer a device (an inform's acknowledgement, a discovery or time Report) from the
+    /// listener it sent to.
+    case reply(ByteBuffer, to: ManagerEndpoint)
+    /// Call ``NotificationMachine/timerFired(now:into:)`` at `deadline`; replaces an earlier one.
+    case armTimer(deadline: Int64)
+}
+
+public protocol NotificationActionSink {
+    mutating func perform(_ action: NotificationAction)
+}
+
+/// Why a notification (or a datagram on a notification listener) was not forwarded.
+public enum NotificationDropReason: Int, CaseIterable, Sendable {
+    case malformed, unknownSource, wrongCommunity, authentication, unexpectedPDU, noRoute, view, rateLimited, loop
+
+    /// The label in metrics and docs.
+    public var name: String {
+        switch self {
+        case .malformed: return "malformed"
+        case .unknownSource: return "unknown-source"
+        case .wrongCommunity: return "wrong-community"
+        case .authentication: return "authentication"
+        case .unexpectedPDU: return "unexpected-pdu"
+        case .noRoute: return "no-route"
+        case .view: return "view"
+        case .rateLimited: return "rate-limited"
+        case .loop: return "loop"
+        }
+    }
+}
+
+/// The relay's counters (monotonic).
+public struct NotificationCounters: Sendable {
+    /// Datagrams on the notification listeners.
+    public var inPackets: UInt64 = 0
+    /// Accepted notifications by kind: v1 Trap, v2c Trap, v2c Inform, v3 Trap, v3 Inform.
+    public var receivedV1Traps: UInt64 = 0
+    public var receivedV2cTraps: UInt64 = 0
+    public var receivedV2cInforms: UInt64 = 0
+    public var receivedV3Traps: UInt64 = 0
+    public var receivedV3Informs: UInt64 = 0
+    /// RFC 3584 §3.1 (v1 in) and §3.2 (v1 out) translations.
+    public var translatedV1ToV2: UInt64 = 0
+    public var translatedV2ToV1: UInt64 = 0
+    /// By ``NotificationDropReason``.
+    public var dropped = [UInt64](repeating: 0, count: NotificationDropReason.allCases.count)
+    /// Varbinds a route's view removed.
+    public var varbindsRemoved: UInt64 = 0
+    /// A target skipped because it is where the notification came from.
+    public var skippedSource: UInt64 = 0
+    /// Informs acknowledged to devices: after a target's acknowledgement, or locally.
+    public var acknowledgedForwarded: UInt64 = 0
+    public var acknowledgedLocally: UInt64 = 0
+    /// A device's retransmission of an inform already in hand (not forwarded again).
+    public var duplicateInforms: UInt64 = 0
+    /// Discovery and time Reports sent to v3 inform senders.
+    public var reportsSent: UInt64 = 0
+    /// Informs from devices for which no target acknowledged in time (the device will retry).
+    public var unacknowledgedInforms: UInt64 = 0
+
+    public init() {}
+
+    public subscript(reason: NotificationDropReason) -> UInt64 {
+        get { self.dropped[reason.rawValue] }
+        set { self.dropped[reason.rawValue] = newValue }
+    }
+}
+
+/// One receiver's counters.
+public struct NotificationTargetCounters: Sendable {
+    public var traps: UInt64 = 0
+    public var informs: UInt64 = 0
+    public var acknowledged: UInt64 = 0
+    public var retransmissions: UInt64 = 0
+    public var timeouts: UInt64 = 0
+    /// Informs not sent because `max-pending` were waiting for this receiver.
+    public var overflows: UInt64 = 0
+    /// Notifications with a Counter64 not sent to this SNMPv1 receiver (RFC 3584 §3.2).
+    public var counter64Dropped: UInt64 = 0
+    /// usmStats Reports from the receiver other than discovery and time (wrong user, key, level).
+    public var reports: UInt64 = 0
+    /// Answers that did not authenticate or match.
+    public var invalidAnswers: UInt64 = 0
+    public var discoveries: UInt64 = 0
+
+    public init() {}
+}
+
+/// The notification relay as a pure machine (DESIGN.md §2, "Notifications"): datagrams from devices
+/// and from receivers, and the timer, come in with `now` (monotonic nanoseconds); actions go out
+/// through a sink. One instance serves every notification listener, on one event loop.
+///
+/// - Devices: a source is allowed by address prefix, then by community (v1/v2c) or USM (v3 traps:
+///   the sender's engine ID and user; v3 informs: our own engine). Everything else is dropped and
+///   counted, never forwarded and never acknowledged.
+/// - Each notification is put in SNMPv2 form (RFC 3584 §3.1), attributed to its real source, passed
+///   through every matching route's rewrite and view, marked, and sent once to each target.
+/// - Informs to receivers are retried; an inform from a device is acknowledged when the first
+///   target acknowledges (or at once for `ack: local`).
+public final class NotificationMachine {
+    public private(set) var snapshot: NotificationSnapshot
+    /// Our engine: serves v3 informs (we are authoritative for them) and their discovery.
+    private var engine: USMAuthoritativeEngine
+    private let engineIDBuffer: ByteBuffer
+    /// v3 traps (their senders are authoritative).
+    private var trapReceiver: USMNotificationReceiver
+    private var engineTimeOrigin: Int64
+    public private(set) var counters = NotificationCounters()
+    private var now: Int64 = 0
+
+    /// A device's inform waiting for a target's acknowledgement.
+    final class IncomingInform {
+        enum Reply {
+            case community(ByteBuffer)
+            case usm(USMRequestState, USMLocalizedUser)
+        }
+        let key: InformKey
+        let endpoint: ManagerEndpoint
+        let reply: Reply
+        let requestID: Int32
+        let varbinds: [VarBind]
+        var outstanding = 0
+        var acknowledged = false
+
+        init(key: InformKey, endpoint: ManagerEndpoint, reply: Reply, requestID: Int32, varbinds: [VarBind]) {
+            self.key = key
+            self.endpoint = endpoint
+            self.reply = reply
+            self.requestID = requestID
+            self.varbinds = varbinds
+        }
+    }
+
+    struct InformKey: Hashable {
+        var source: SocketAddress
+        var requestID: Int32
+    }
+
+    struct PendingInform {
+        var target: NotificationSnapshot.Target
+        var datagram: ByteBuffer
+        var varbinds: [VarBind]
+        var deadline: Int64
+        var sentAt: Int64
+        var retriesLeft: Int
+        /// Sends again after a discovery or time Report (bounded).
+        var resends = 0
+        var origin: IncomingInform?
+    }
+
+    final class TargetState {
+        var target: NotificationSnapshot.Target
+        var session: USMClient?
+        var pending: [Int32: PendingInform] = [:]
+        var counters = NotificationTargetCounters()
+
+        init(target: NotificationSnapshot.Target) {
+            self.target = target
+            self.session = target.user.flatMap { try? USMClient(user: $0) }
+        }
+    }
+
+    /// By target name; a slot is never reused, so timer entries stay valid across reloads.
+    private var states: [TargetState] = []
+    private var slots: [String: Int] = [:]
+    /// The current snapshot's targets, as slots.
+    private var targetSlots: [Int] = []
+    /// Which slot an inform id is pending at (ids are unique across the machine).
+    private var pendingByID: [Int32: Int] = [:]
+    private var nextID: Int32 = 0
+    private var heap = DeadlineHeap()
+    private var armed: Int64?
+    private var informsInFlight: [InformKey: IncomingInform] = [:]
+    /// Informs acknowledged lately, to answer a retransmission whose acknowledgement was lost.
+    private var recentlyAcknowledged: [InformKey: Int64] = [:]
+    static let recentCapacity = 4096
+    static let recentLifetime: Int64 = 120_000_000_000
+    /// Resends after Reports, per inform.
+    static let maximumResends = 3
+
+    private struct Bucket {
+        var tokens: Double
+        var updated: Int64
+    }
+    private var buckets: [IPAddressBits: Bucket] = [:]
+    static let bucketCapacity = 65_536
+
+    public init(
+        snapshot: NotificationSnapshot,
+        engine: USMAuthoritativeEngine,
+        trapReceiver: USMNotificationReceiver,
+        engineTimeOrigin: Int64
+    ) {
+        self.snapshot = snapshot
+        self.engine = engine
+        self.engineIDBuffer = ByteBuffer(bytes: engine.identity.engineID)
+        self.trapReceiver = trapReceiver
+        self.engineTimeOrigin = engineTimeOrigin
+        self.nextID = Int32.random(in: 1...0x3FFF_FFFF)
+        self.adopt(snapshot)
+    }
+
+    /// A reload: new sources, targets and routes, and the users they name. Informs in flight go on
+    /// to the receivers they were sent to.
+    public func replace(
+        snapshot: NotificationSnapshot,
+        engine: USMAuthoritativeEngine,
+        trapReceiver: USMNotificationReceiver
+    ) {
+        self.snapshot = snapshot
+        self.engine = self.engine.replacingUsers(with: engine)
+        self.trapReceiver = trapReceiver
+        self.adopt(snapshot)
+    }
+
+    private func adopt(_ snapshot: NotificationSnapshot) {
+        self.targetSlots = snapshot.targets.map { target in
+            if let slot = self.slots[target.name] {
+                let state = self.states[slot]
+                if !state.target.isSameReceiver(as: target) {
+                    state.session = target.user.flatMap { try? USMClient(user: $0) }
+                }
+                state.target = target
+                return slot
+            }
+            let slot = self.states.count
+            self.states.append(TargetState(target: target))
+            self.slots[target.name] = slot
+            return slot
+        }
+    }
+
+    /// Moves the instant engineTime counts from earlier, never later (as ``RequestMachine``).
+    public func advanceEngineTime(origin: Int64) {
+        self.engineTimeOrigin = min(self.engineTimeOrigin, origin)
+    }
+
+    private func engineTime() -> Int32 {
+        Int32(clamping: max(0, self.now - self.engineTimeOrigin) / 1_000_000_000)
+    }
+
+    private var seconds: Int64 { self.now / 1_000_000_000 }
+
+    /// Each target's counters, by name.
+    public func targetCounters() -> [(name: String, counters: NotificationTargetCounters)] {
+        self.states.map { ($0.target.name, $0.counters) }
+    }
+
+    /// Informs waiting for receivers' acknowledgements.
+    public var pendingCount: Int { self.pendingByID.count }
+
+    /// Devices' informs waiting for an acknowledgement.
+    public var informsWaiting: Int { self.informsInFlight.count }
+
+    /// usmStats of our engine as inform receiver, and of the trap receiver.
+    public var usmStatistics: (informs: USMStatistics, traps: USMStatistics) {
+        (self.engine.statistics, self.trapReceiver.statistics)
+    }
+
+    // MARK: - From devices
+
+    /// A datagram on a notification listener.
+    public func receive<Sink: NotificationActionSink>(
+        _ datagram: ByteBuffer,
+        from endpoint: ManagerEndpoint,
+        now: Int64,
+        into sink: inout Sink
+    ) {
+        self.now = now
+        self.counters.inPackets &+= 1
+        let address = RequestMachine.addressBits(endpoint.remote)
+        guard self.allow(address) else {
+            self.counters[.rateLimited] &+= 1
+            return
+        }
+        // Strangers cost nothing: no decoding, no cryptography, no Report.
+        var candidates: [Int] = []
+        for (index, source) in self.snapshot.sources.enumerated() where source.contains(address) {
+            candidates.append(index)
+        }
+        guard !candidates.isEmpty else {
+            self.counters[.unknownSource] &+= 1
+            return
+        }
+        let message: SNMPMessage
+        do {
+            message = try SNMPMessage(decoding: datagram)
+        } catch {
+            self.counters[.malformed] &+= 1
+            return
+        }
+        switch message {
+        case .community(let community):
+            self.receiveCommunity(community, candidates: candidates, from: endpoint, into: &sink)
+        case .v3(let v3):
+            self.receiveV3(v3, datagram: datagram, candidates: candidates, from: endpoint, into: &sink)
+        }
+    }
+
+    private func receiveCommunity<Sink: NotificationActionSink>(
+        _ message: CommunityMessage,
+        candidates: [Int],
+        from endpoint: ManagerEndpoint,
+        into sink: inout Sink
+    ) {
+        let sources = Set(candidates.filter { self.snapshot.sources[$0].communities.contains(message.community) })
+        guard !sources.isEmpty else {
+            self.counters[.wrongCommunity] &+= 1
+            return
+        }
+        switch (message.version, message.pdu) {
+        case (.v1, .trapV1(let trap)):
+            self.counters.receivedV1Traps &+= 1
+            self.counters.translatedV1ToV2 &+= 1
+            let varbinds = NotificationTranslation.v2Varbinds(from: trap, community: nil)
+            self.dispatch(
+                varbinds,
+                v1Trap: (trap, message.community),
+                sources: sources,
+                inform: nil,
+                from: endpoint,
+                into: &sink
+            )
+        case (.v2c, .pdu(let pdu)) where pdu.type == .trapV2 || pdu.type == .inform:
+            guard NotificationTranslation.isV2Form(pdu.varbinds) else {
+                self.counters[.malformed] &+= 1
+                return
+            }
+            var inform: IncomingInform?
+            if pdu.type == .inform {
+                self.counters.receivedV2cInforms &+= 1
+                let key = InformKey(source: endpoint.remote, requestID: pdu.requestID)
+                inform = IncomingInform(
+                    key: key,
+                    endpoint: endpoint,
+                    reply: .community(message.community),
+                    requestID: pdu.requestID,
+                    varbinds: pdu.varbinds
+                )
+                if self.isRepeat(inform!, into: &sink) { return }
+            } else {
+                self.counters.receivedV2cTraps &+= 1
+            }
+            self.dispatch(pdu.varbinds, v1Trap: nil, sources: sources, inform: inform, from: endpoint, into: &sink)
+        default:
+            self.counters[.unexpectedPDU] &+= 1
+        }
+    }
+
+    private func receiveV3<Sink: NotificationActionSink>(
+        _ message: SNMPv3Message,
+        datagram: ByteBuffer,
+        candidates: [Int],
+        from endpoint: ManagerEndpoint,
+        into sink: inout Sink
+    ) {
+        let v3Candidates = candidates.filter { !self.snapshot.sources[$0].users.isEmpty }
+        guard !v3Candidates.isEmpty, let usm = message.usm else {
+            self.counters[.unknownSource] &+= 1
+            return
+        }
+        if self.trapReceiver.knows(engineID: usm.authoritativeEngineID) {
+            // A trap: its sender is authoritative.
+            switch self.trapReceiver.receive(message, datagram: datagram, now: self.seconds) {
+            case .drop:
+                self.counters[.authentication] &+= 1
+            case .accept(let scoped, let user, let engineID, _):
+                let sources = Set(
+                    v3Candidates.filter {
+                        self.snapshot.sources[$0].users.contains(user)
+                            && self.snapshot.sources[$0].engineIDs.contains(engineID)
+                    }
+                )
+                guard !sources.isEmpty else {
+                    self.counters[.authentication] &+= 1
+                    return
+                }
+                guard scoped.pdu.type == .trapV2 else {
+                    self.counters[.unexpectedPDU] &+= 1
+                    return
+                }
+                guard NotificationTranslation.isV2Form(scoped.pdu.varbinds) else {
+                    self.counters[.malformed] &+= 1
+                    return
+                }
+                self.counters.receivedV3Traps &+= 1
+                self.dispatch(scoped.pdu.varbinds, v1Trap: nil, sources: sources, inform: nil, from: endpoint, into: &sink)
+            }
+            return
+        }
+        // An inform (or its discovery): we are authoritative.
+        switch self.engine.receive(message, datagram: datagram, engineTime: self.engineTime()) {
+        case .drop:
+            self.counters[.authentication] &+= 1
+        case .report(let report, let kind):
+            if kind != .unknownEngineIDs && kind != .notInTimeWindows {
+                self.counters[.authentication] &+= 1
+            }
+            self.counters.reportsSent &+= 1
+            sink.perform(.reply(report, to: endpoint))
+        case .accept(let request):
+            let user = request.user.name
+            let sources = Set(v3Candidates.filter { self.snapshot.sources[$0].users.contains(user) })
+            guard !sources.isEmpty else {
+                self.counters[.authentication] &+= 1
+                return
+            }
+            let pdu = request.scopedPDU.pdu
+            guard pdu.type == .inform else {
+                self.counters[.unexpectedPDU] &+= 1
+                return
+            }
+            guard NotificationTranslation.isV2Form(pdu.varbinds) else {
+                self.counters[.malformed] &+= 1
+                return
+            }
+            self.counters.receivedV3Informs &+= 1
+            let inform = IncomingInform(
+                key: InformKey(source: endpoint.remote, requestID: pdu.requestID),
+                endpoint: endpoint,
+                reply: .usm(request.state, request.user),
+                requestID: pdu.requestID,
+                varbinds: pdu.varbinds
+            )
+            if self.isRepeat(inform, into: &sink) { return }
+            self.dispatch(pdu.varbinds, v1Trap: nil, sources: sources, inform: inform, from: endpoint, into: &sink)
+        }
+    }
+
+    /// A device's retransmission of an inform in hand: acknowledged again if it was, else ignored.
+    private func isRepeat<Sink: NotificationActionSink>(_ inform: IncomingInform, into sink: inout Sink) -> Bool {
+        if let current = self.informsInFlight[inform.key] {
+            self.counters.duplicateInforms &+= 1
+            if current.acknowledged { self.acknowledge(inform, into: &sink) }
+            return true
+        }
+        if let expiry = self.recentlyAcknowledged[inform.key] {
+            if expiry > self.now {
+                self.counters.duplicateInforms &+= 1
+                self.acknowledge(inform, into: &sink)
+                return true
+            }
+            self.recentlyAcknowledged[inform.key] = nil
+        }
+        return false
+    }
+
+    // MARK: - Forwarding
+
+    /// One accepted notification in SNMPv2 form, from `sources`.
+    private func dispatch<Sink: NotificationActionSink>(
+        _ received: [VarBind],
+        v1Trap: (trap: TrapV1PDU, community: ByteBuffer)?,
+        sources: Set<Int>,
+        inform: IncomingInform?,
+        from endpoint: ManagerEndpoint,
+        into sink: inout Sink
+    ) {
+        if self.snapshot.loopMarker && NotificationTranslation.carriesMarker(received, engineID: self.engineIDBuffer) {
+            // We sent it: it came back through a loop. An inform is acknowledged (it did arrive).
+            self.counters[.loop] &+= 1
+            if let inform { self.acknowledge(inform, locally: true, into: &sink) }
+            return
+        }
+        var transportSource: IPv4Address?
+        if case .v4(let v4) = endpoint.remote {
+            transportSource = IPv4Address(rawValue: UInt32(bigEndian: v4.address.sin_addr.s_addr))
+        }
+        var base = received
+        NotificationTranslation.attribute(&base, transportSource: transportSource)
+
+        // Every matching route forwards; a target gets the notification once, as the first route
+        // naming it shaped it.
+        var chosen: [(target: Int, varbinds: [VarBind])] = []
+        var taken = Set<Int>()
+        var matched = false
+        var passed = false
+        var local = false
+        for route in self.snapshot.routes where !route.sources.isDisjoint(with: sources) {
+            matched = true
+            var input = base
+            if route.communityVarbind, let v1Trap {
+                input = NotificationTranslation.v2Varbinds(from: v1Trap.trap, community: v1Trap.community)
+                NotificationTranslation.attribute(&input, transportSource: transportSource)
+            }
+            guard let filtered = NotificationTranslation.filter(input, view: route.view, rewrites: route.rewrites)
+            else { continue }
+            var varbinds = filtered.varbinds
+            let removed = filtered.removed
+            passed = true
+            local = local || route.acknowledgeLocally
+            self.counters.varbindsRemoved &+= UInt64(removed)
+            if self.snapshot.loopMarker {
+                NotificationTranslation.mark(&varbinds, engineID: self.engineIDBuffer)
+            }
+            for target in route.targets where taken.insert(target).inserted {
+                if self.snapshot.targets[target].address == endpoint.remote {
+                    self.counters.skippedSource &+= 1
+                    continue
+                }
+                chosen.append((target, varbinds))
+            }
+        }
+        guard matched else {
+            self.counters[.noRoute] &+= 1
+            return
+        }
+        guard passed else {
+            self.counters[.view] &+= 1
+            return
+        }
+        if let inform {
+            self.informsInFlight[inform.key] = inform
+        }
+        var informTargets = 0
+        for (target, varbinds) in chosen {
+            if self.send(varbinds, to: self.targetSlots[target], origin: inform, into: &sink) {
+                informTargets += 1
+            }
+        }
+        guard let inform else { return }
+        if local || informTargets == 0 {
+            // `ack: local`, or only traps went out: nothing downstream can acknowledge.
+            self.acknowledge(inform, locally: true, into: &sink)
+        }
+        if inform.outstanding == 0 {
+            self.informsInFlight[inform.key] = nil
+        }
+        self.rearm(into: &sink)
+    }
+
+    /// Sends to one target; true when an inform went out (and its acknowledgement will count).
+    private func send<Sink: NotificationActionSink>(
+        _ varbinds: [VarBind],
+        to slot: Int,
+        origin: IncomingInform?,
+        into sink: inout Sink
+    ) -> Bool {
+        let state = self.states[slot]
+        let target = state.target
+        switch (target.version, target.kind) {
+        case (.v1, _):
+            guard let trap = NotificationTranslation.v1Trap(from: varbinds) else {
+                state.counters.counter64Dropped &+= 1
+                return false
+            }
+            self.counters.translatedV2ToV1 &+= 1
+            var buffer = ByteBuffer()
+            buffer.writeCommunityMessage(CommunityMessage(version: .v1, community: target.community, pdu: .trapV1(trap)))
+            state.counters.traps &+= 1
+            sink.perform(.send(buffer, to: target.address))
+            return false
+        case (_, .trap):
+            let id = self.allocateID()
+            let pdu = PDU(type: .trapV2, requestID: id, varbinds: varbinds)
+            var buffer = ByteBuffer()
+            if target.version == .v3 {
+                guard var session = state.session else { return false }
+                do {
+                    try session.synchronise(
+                        engineID: self.engine.identity.engineID,
+                        boots: self.engine.identity.boots,
+                        time: self.engineTime(),
+                        now: self.seconds
+                    )
+                } catch {
+                    return false
+                }
+                session.encodeRequest(pdu, messageID: id, now: self.seconds, into: &buffer)
+                state.session = session
+            } else {
+                buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: target.community, pdu: .pdu(pdu)))
+            }
+            state.counters.traps &+= 1
+            sink.perform(.send(buffer, to: target.address))
+            return false
+        case (_, .inform):
+            guard state.pending.count < target.maxPending else {
+                state.counters.overflows &+= 1
+                return false
+            }
+            let id = self.allocateID()
+            var pending = PendingInform(
+                target: target,
+                datagram: ByteBuffer(),
+                varbinds: varbinds,
+                deadline: self.now + target.timeout,
+                sentAt: self.now,
+                retriesLeft: target.retries,
+                origin: origin
+            )
+            pending.datagram = self.encodeInform(pending, id: id, state: state)
+            state.pending[id] = pending
+            self.pendingByID[id] = slot
+            origin?.outstanding += 1
+            state.counters.informs &+= 1
+            sink.perform(.send(pending.datagram, to: target.address))
+            self.heap.push(DeadlineHeap.Entry(deadline: pending.deadline, socket: Int32(slot), requestID: id))
+            return true
+        }
+    }
+
+    /// The inform as it goes out now: for SNMPv3, a discovery probe until the receiver's engine is known.
+    private func encodeInform(_ pending: PendingInform, id: Int32, state: TargetState) -> ByteBuffer {
+        let pdu = PDU(type: .inform, requestID: id, varbinds: pending.varbinds)
+        var buffer = ByteBuffer()
+        guard state.target.version == .v3 else {
+            buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: state.target.community, pdu: .pdu(pdu)))
+            return buffer
+        }
+        guard var session = state.session else { return buffer }
+        if session.engineID == nil, let known = state.target.engineID {
+            // Known beforehand: boots and time come from the receiver's notInTimeWindow Report.
+            try? session.synchronise(engineID: known, boots: 0, time: 0, now: self.seconds)
+        }
+        if session.engineID == nil {
+            state.counters.discoveries &+= 1
+            state.session = session
+            return USMClient.discoveryRequest(messageID: id, requestID: id)
+        }
+        session.encodeRequest(pdu, messageID: id, now: self.seconds, into: &buffer)
+        state.session = session
+        return buffer
+    }
+
+    private func allocateID() -> Int32 {
+        repeat {
+            self.nextID = self.nextID == Int32.max ? 1 : self.nextID + 1
+        } while self.pendingByID[self.nextID] != nil
+        return self.nextID
+    }
+
+    // MARK: - From receivers
+
+    /// A datagram on the relay's sending socket: a receiver's acknowledgement or Report.
+    public func receiveFromTarget<Sink: NotificationActionSink>(
+        _ datagram: ByteBuffer,
+        from source: SocketAddress,
+        now: Int64,
+        into sink: inout Sink
+    ) {
+        self.now = now
+        guard let message = try? SNMPMessage(decoding: datagram) else { return }
+        switch message {
+        case .community(let community):
+            guard case .pdu(let pdu) = community.pdu, pdu.type == .response, community.version == .v2c,
+                let slot = self.pendingByID[pdu.requestID]
+            else { return }
+            let state = self.states[slot]
+            guard let pending = state.pending[pdu.requestID], pending.target.address == source,
+                pending.target.version == .v2c, community.community == pending.target.community
+            else {
+                state.counters.invalidAnswers &+= 1
+                return
+            }
+            self.finish(slot: slot, id: pdu.requestID, acknowledged: true, into: &sink)
+        case .v3(let v3):
+            guard let slot = self.pendingByID[v3.messageID] else { return }
+            let state = self.states[slot]
+            guard var pending = state.pending[v3.messageID], pending.target.address == source,
+                pending.target.version == .v3, var session = state.session
+            else {
+                state.counters.invalidAnswers &+= 1
+                return
+            }
+            let event = session.receive(datagram, now: self.seconds)
+            state.session = session
+            let id = v3.messageID
+            switch event {
+            case .invalid:
+                state.counters.invalidAnswers &+= 1
+            case .response(_, let scoped):
+                guard scoped.pdu.type == .response, scoped.pdu.requestID == id else {
+                    state.counters.invalidAnswers &+= 1
+                    return
+                }
+                self.finish(slot: slot, id: id, acknowledged: true, into: &sink)
+            case .report(_, let kind, _) where kind == .unknownEngineIDs || kind == .notInTimeWindows:
+                // Discovered, or resynchronised: send it again, encoded for the engine as now known.
+                guard pending.resends < Self.maximumResends else {
+                    state.counters.reports &+= 1
+                    self.finish(slot: slot, id: id, acknowledged: false, into: &sink)
+                    return
+                }
+                pending.resends += 1
+                pending.datagram = self.encodeInform(pending, id: id, state: state)
+                pending.retriesLeft = pending.target.retries
+                pending.deadline = self.now + pending.target.timeout
+                pending.sentAt = self.now
+                state.pending[id] = pending
+                sink.perform(.send(pending.datagram, to: pending.target.address))
+                self.heap.push(DeadlineHeap.Entry(deadline: pending.deadline, socket: Int32(slot), requestID: id))
+                self.rearm(into: &sink)
+            case .report:
+                state.counters.reports &+= 1
+                self.finish(slot: slot, id: id, acknowledged: false, into: &sink)
+            }
+        }
+    }
+
+    /// An inform to a receiver is over: acknowledged, refused or timed out.
+    private func finish<Sink: NotificationActionSink>(slot: Int, id: Int32, acknowledged: Bool, into sink: inout Sink) {
+        let state = self.states[slot]
+        guard let pending = state.pending.removeValue(forKey: id) else { return }
+        self.pendingByID[id] = nil
+        if acknowledged { state.counters.acknowledged &+= 1 }
+        guard let origin = pending.origin else { return }
+        origin.outstanding -= 1
+        if acknowledged && !origin.acknowledged {
+            self.acknowledge(origin, into: &sink)
+        }
+        if origin.outstanding == 0 {
+            if !origin.acknowledged { self.counters.unacknowledgedInforms &+= 1 }
+            if self.informsInFlight[origin.key] === origin { self.informsInFlight[origin.key] = nil }
+        }
+    }
+
+    /// Answers a device's inform: a Response with its request-id and varbinds (RFC 3416 §4.2.7).
+    private func acknowledge<Sink: NotificationActionSink>(
+        _ inform: IncomingInform,
+        locally: Bool = false,
+        into sink: inout Sink
+    ) {
+        if !inform.acknowledged {
+            inform.acknowledged = true
+            if locally {
+                self.counters.acknowledgedLocally &+= 1
+            } else {
+                self.counters.acknowledgedForwarded &+= 1
+            }
+            self.remember(inform.key)
+        }
+        let response = PDU(type: .response, requestID: inform.requestID, varbinds: inform.varbinds)
+        var buffer = ByteBuffer()
+        switch inform.reply {
+        case .community(let community):
+            buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: community, pdu: .pdu(response)))
+        case .usm(let state, let user):
+            guard self.engine.encodeResponse(response, to: state, user: user, engineTime: self.engineTime(), into: &buffer)
+            else { return }
+        }
+        sink.perform(.reply(buffer, to: inform.endpoint))
+    }
+
+    private func remember(_ key: InformKey) {
+        if self.recentlyAcknowledged.count >= Self.recentCapacity {
+            let now = self.now
+            self.recentlyAcknowledged = self.recentlyAcknowledged.filter { $0.value > now }
+            if self.recentlyAcknowledged.count >= Self.recentCapacity { self.recentlyAcknowledged.removeAll() }
+        }
+        self.recentlyAcknowledged[key] = self.now + Self.recentLifetime
+    }
+
+    // MARK: - Time
+
+    public func timerFired<Sink: NotificationActionSink>(now: Int64, into sink: inout Sink) {
+        self.now = now
+        self.armed = nil
+        while let entry = self.heap.popDue(now: now) {
+            let slot = Int(entry.socket)
+            let state = self.states[slot]
+            guard var pending = state.pending[entry.requestID], pending.deadline == entry.deadline else { continue }
+            if pending.retriesLeft > 0 {
+                pending.retriesLeft -= 1
+                pending.deadline = now + pending.target.timeout
+                pending.sentAt = now
+                state.pending[entry.requestID] = pending
+                state.counters.retransmissions &+= 1
+                sink.perform(.send(pending.datagram, to: pending.target.address))
+                self.heap.push(DeadlineHeap.Entry(deadline: pending.deadline, socket: entry.socket, requestID: entry.requestID))
+            } else {
+                state.counters.timeouts &+= 1
+                self.finish(slot: slot, id: entry.requestID, acknowledged: false, into: &sink)
+            }
+        }
+        if self.heap.count > 64 && self.heap.count > 2 * self.pendingByID.count {
+            var live: [DeadlineHeap.Entry] = []
+            for (id, slot) in self.pendingByID {
+                if let pending = self.states[slot].pending[id] {
+                    live.append(DeadlineHeap.Entry(deadline: pending.deadline, socket: Int32(slot), requestID: id))
+                }
+            }
+            self.heap.rebuild(live)
+        }
+        self.rearm(into: &sink)
+    }
+
+    private func rearm<Sink: NotificationActionSink>(into sink: inout Sink) {
+        guard let earliest = self.heap.earliest?.deadline else { return }
+        if let armed = self.armed, armed <= earliest, armed > self.now { return }
+        self.armed = earliest
+        sink.perform(.armTimer(deadline: earliest))
+    }
+
+    // MARK: - Storms
+
+    /// A token bucket per source address; the table is bounded (idle sources go first).
+    private func allow(_ address: IPAddressBits) -> Bool {
+        let rate = Double(self.snapshot.sourceRate)
+        let burst = Double(self.snapshot.sourceBurst)
+        var bucket = self.buckets[address] ?? Bucket(tokens: burst, updated: self.now)
+        let elapsed = Double(max(0, self.now - bucket.updated)) / 1e9
+        bucket.tokens = min(burst, bucket.tokens + elapsed * rate)
+        bucket.updated = self.now
+        let allowed = bucket.tokens >= 1
+        if allowed { bucket.tokens -= 1 }
+        if self.buckets[address] == nil && self.buckets.count >= Self.bucketCapacity {
+            let now = self.now
+            self.buckets = self.buckets.filter { Double(now - $0.value.updated) / 1e9 * rate + $0.value.tokens < burst }
+            if self.buckets.count >= Self.bucketCapacity { self.buckets.removeAll(keepingCapacity: true) }
+        }
+        self.buckets[address] = bucket
+        return allowed
+    }
+}
+
+@available(*, unavailable)
+extension NotificationMachine: Sendable {}
