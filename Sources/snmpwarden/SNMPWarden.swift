@@ -143,6 +143,10 @@ struct Check: ParsableCommand {
             "\(self.config): OK: \(configuration.listen.count) listeners, \(configuration.users.count) users, "
                 + "\(configuration.backends.count) backends\(Self.inventorySummary(configuration)), "
                 + "\(configuration.views.count) views, \(configuration.routes.count) routes"
+                + (configuration.notifications.map {
+                    "; notifications: \($0.listen.count) listeners, \($0.sources.count) sources, "
+                        + "\($0.targets.count) targets, \($0.routes.count) routes"
+                } ?? "")
         )
     }
 

@@ -152,7 +152,9 @@ struct ShippedConfigurationTests {
     /// The secrets the examples take from the environment.
     static let secrets = [
         "NOC_AUTH", "NOC_PRIV", "CORE_SWITCH_COMMUNITY", "VENDOR_AUTH", "VENDOR_PRIV", "FIREWALL_COMMUNITY",
-        "OPS_AUTH", "OPS_PRIV", "UPS_COMMUNITY", "FLEET_COMMUNITY", "VENDOR_HASH_KEY",
+        "OPS_AUTH", "OPS_PRIV", "UPS_COMMUNITY", "FLEET_COMMUNITY", "VENDOR_HASH_KEY", "NMS_TRAP_AUTH",
+        "NMS_TRAP_PRIV", "NMS_INFORM_AUTH", "NMS_INFORM_PRIV", "AGENT_TRAP_AUTH", "AGENT_TRAP_PRIV",
+        "TRAP_COMMUNITY", "NMS_COMMUNITY",
     ]
 
     @Test(
@@ -161,6 +163,7 @@ struct ShippedConfigurationTests {
             "conf/snmpwarden.yaml", "conf/examples/v2c-switch-behind-v3.yaml",
             "conf/examples/vendor-restricted-subtrees.yaml", "conf/examples/ipv6-managers-ipv4-agent.yaml",
             "conf/examples/fleet-by-context.yaml", "conf/examples/vendor-value-rewriting.yaml",
+            "conf/examples/traps-to-v3.yaml",
         ]
     )
     func checkPasses(file: String) throws {
