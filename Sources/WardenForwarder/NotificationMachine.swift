@@ -571,9 +571,10 @@ public final class NotificationMachine {
             let pdu = PDU(type: .trapV2, requestID: id, varbinds: varbinds)
             var buffer = ByteBuffer()
             if target.version == .v3 {
-                guard var session = state.session else { return false }
+                // In place: the session (its keys, its salt sequence) is not copied per trap.
+                guard state.session != nil else { return false }
                 do {
-                    try session.synchronise(
+                    try state.session!.synchronise(
                         engineID: self.engine.identity.engineID,
                         boots: self.engine.identity.boots,
                         time: self.engineTime(),
@@ -582,8 +583,8 @@ public final class NotificationMachine {
                 } catch {
                     return false
                 }
-                session.encodeRequest(pdu, messageID: id, now: self.seconds, into: &buffer)
-                state.session = session
+                buffer.reserveCapacity(256 + 16 * varbinds.count)
+                state.session!.encodeRequest(pdu, messageID: id, now: self.seconds, into: &buffer)
             } else {
                 buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: target.community, pdu: .pdu(pdu)))
             }

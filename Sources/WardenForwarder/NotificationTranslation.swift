@@ -23,6 +23,20 @@ public enum NotificationObjects {
     /// snmpEngineID: its instances .1, .2… are our forwarded-marker (the engine IDs of the
     /// snmpwarden gateways a notification went through).
     public static let snmpEngineID = OID(dotted: "1.3.6.1.6.3.10.2.1.1")!
+    static let snmpTrapAddressArcs = snmpTrapAddress.arcs.reduce(0) { count, _ in count + 1 }
+    static let snmpEngineIDArcs = snmpEngineID.arcs.reduce(0) { count, _ in count + 1 }
+
+    /// The last arc of `oid` when it is `prefix` (of `arcs` arcs) plus exactly one arc; else nil.
+    static func instance(of oid: OID, under prefix: OID, arcs: Int) -> UInt32? {
+        guard oid.hasPrefix(prefix) else { return nil }
+        var count = 0
+        var last: UInt32 = 0
+        for arc in oid.arcs {
+            count += 1
+            last = arc
+        }
+        return count == arcs + 1 ? last : nil
+    }
 }
 
 /// RFC 3584 §3.1 and §3.2 as a proxy applies them, with Net-SNMP 5.9.3 as the oracle for the
@@ -123,20 +137,24 @@ public enum NotificationTranslation {
     /// cannot be written in an IpAddress: nothing is added for them.
     public static func attribute(_ varbinds: inout [VarBind], transportSource: IPv4Address?) {
         guard let source = transportSource else { return }
-        var used: Set<UInt32> = []
-        var claimed: IPv4Address?
+        var used: [UInt32] = []
+        var claimed = false
         let prefix = NotificationObjects.snmpTrapAddress
-        let prefixCount = Array(prefix.arcs).count
-        for varbind in varbinds where varbind.oid.hasPrefix(prefix) {
-            let arcs = Array(varbind.oid.arcs)
-            guard arcs.count == prefixCount + 1 else { continue }
-            used.insert(arcs[prefixCount])
+        for varbind in varbinds {
+            guard
+                let index = NotificationObjects.instance(
+                    of: varbind.oid,
+                    under: prefix,
+                    arcs: NotificationObjects.snmpTrapAddressArcs
+                )
+            else { continue }
+            used.append(index)
             if case .ipAddress(let value) = varbind.value {
-                if arcs[prefixCount] == 0 { claimed = value }
+                if index == 0 { claimed = true }
                 if value == source { return }
             }
         }
-        if claimed == nil && !used.contains(0) {
+        if !claimed && !used.contains(0) {
             varbinds.append(VarBind(oid: NotificationObjects.snmpTrapAddress0, value: .ipAddress(source)))
             return
         }
@@ -156,11 +174,15 @@ public enum NotificationTranslation {
 
     /// Appends our engine ID as snmpEngineID.N, the lowest free N ≥ 1.
     public static func mark(_ varbinds: inout [VarBind], engineID: ByteBuffer) {
-        let prefixCount = Array(NotificationObjects.snmpEngineID.arcs).count
-        var used: Set<UInt32> = []
-        for varbind in varbinds where varbind.oid.hasPrefix(NotificationObjects.snmpEngineID) {
-            let arcs = Array(varbind.oid.arcs)
-            if arcs.count == prefixCount + 1 { used.insert(arcs[prefixCount]) }
+        var used: [UInt32] = []
+        for varbind in varbinds {
+            if let index = NotificationObjects.instance(
+                of: varbind.oid,
+                under: NotificationObjects.snmpEngineID,
+                arcs: NotificationObjects.snmpEngineIDArcs
+            ) {
+                used.append(index)
+            }
         }
         var index: UInt32 = 1
         while used.contains(index) { index += 1 }
