@@ -142,7 +142,13 @@ final class NotificationLab {
 
     /// A configuration: `users` and `views` YAML list items, and the `notifications:` body (indented
     /// by two spaces) after its `listen:`.
-    func configuration(users: String = "", views: String = "", notifications: String, engineID: String = NotificationLab.engineID) -> String {
+    func configuration(
+        users: String = "",
+        views: String = "",
+        notifications: String,
+        engineID: String = NotificationLab.engineID,
+        extraListen: String = ""
+    ) -> String {
         """
         engine: { id: \(engineID), state-dir: state }
         listen: [ "udp:127.0.0.1:\(self.gatewayPort)" ]
@@ -158,7 +164,7 @@ final class NotificationLab {
         routes:
           - { name: demo, users: [ reader ], backend: demo, read-view: all }
         notifications:
-          listen: [ "udp:127.0.0.1:\(self.notificationPort)" ]
+          listen: [ "udp:127.0.0.1:\(self.notificationPort)"\(extraListen) ]
         \(notifications)
 
         """
@@ -167,6 +173,14 @@ final class NotificationLab {
     static var demoRecording: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("conf/demo.snmprec").path
+    }
+
+    var configPath: String { self.directory + "/snmpwarden.yaml" }
+
+    /// Writes a new configuration and asks for a reload (POST /-/reload): the status and body.
+    func reload(_ configuration: String) throws -> (status: Int, body: String) {
+        try configuration.write(toFile: self.configPath, atomically: true, encoding: .utf8)
+        return try Peers.http("POST /-/reload HTTP/1.0\r\nContent-Length: 0\r\n\r\n", port: self.opsPort)
     }
 
     func start(_ configuration: String) throws {

@@ -302,7 +302,37 @@ struct NotificationTests {
         #expect(try lab.metric("snmpwarden_notifications_unacknowledged_informs_total") >= 1)
     }
 
-    /// `ack: local` answers at once, as snmptrapd does, even with no receiver up.
+    /// A reload moves notifications to a new receiver at once; changing the listeners is refused.
+    @Test func reloadChangesTargets() throws {
+        let first = try TrapReceiver(name: "notify-reload-1", configuration: ["authCommunity log nms"])
+        let second = try TrapReceiver(name: "notify-reload-2", configuration: ["authCommunity log nms"])
+        let lab = NotificationLab(name: "notify-reload")
+        func notifications(_ receiver: TrapReceiver) -> String {
+            """
+              sources:
+                - { name: legacy, prefixes: [ 127.0.0.1/32 ], communities: [ device-community ] }
+              targets:
+                - { name: nms, address: "udp:127.0.0.1:\(receiver.port)", version: 2c, community: nms }
+              routes:
+                - { name: all, sources: [ legacy ], targets: [ nms ] }
+            """
+        }
+        try lab.start(lab.configuration(notifications: notifications(first)))
+        try lab.device("snmptrap", ["-v", "2c", "-c", "device-community", "1", "1.3.6.1.6.3.1.1.5.1"])
+        #expect(first.await(1).count == 1)
+        let reloaded = try lab.reload(lab.configuration(notifications: notifications(second)))
+        #expect(reloaded.status == 200, "\(reloaded.body)")
+        try lab.device("snmptrap", ["-v", "2c", "-c", "device-community", "2", "1.3.6.1.6.3.1.1.5.2"])
+        #expect(second.await(1).first?.trapOID == "OID: .1.3.6.1.6.3.1.1.5.2")
+        #expect(first.received.count == 1)
+        let refused = try lab.reload(
+            lab.configuration(notifications: notifications(second), extraListen: ", \"udp:127.0.0.1:\(Peers.freeUDPPort())\"")
+        )
+        #expect(refused.status == 422)
+        #expect(refused.body.contains("notifications.listen"), "\(refused.body)")
+    }
+
+    /// `ack: local` answers at once, as snmptrapd does, even with no receiver up; over IPv6 too.
     @Test func localAcknowledgement() throws {
         let lab = NotificationLab(name: "notify-local-ack")
         let deadPort = Peers.freeUDPPort()
@@ -313,14 +343,23 @@ struct NotificationTests {
                         - { name: legacy, prefixes: [ 127.0.0.1/32 ], communities: [ device-community ] }
                       targets:
                         - { name: dead, address: "udp:127.0.0.1:\(deadPort)", version: 2c, community: c, kind: inform }
+                        - { name: ipv6, prefixes: [ "::1/128" ], communities: [ device-community ] }
                       routes:
-                        - { name: all, sources: [ legacy ], targets: [ dead ], ack: local }
-                    """
+                        - { name: all, sources: [ legacy, ipv6 ], targets: [ dead ], ack: local }
+                    """,
+                extraListen: ", \"udp6:[::1]:\(lab.notificationPort)\""
             )
         )
         let ok = try lab.device("snmpinform", ["-v", "2c", "-c", "device-community", "-t", "2", "-r", "0", "1", "1.3.6.1.6.3.1.1.5.1"])
         #expect(ok.status == 0, "\(ok.output)")
-        #expect(try lab.metric("snmpwarden_notifications_acknowledged_total", ["mode": "local"]) == 1)
+        let path = try #require(Peers.netSNMP("snmpinform"))
+        let overIPv6 = try Peers.run(
+            path,
+            ["-v", "2c", "-c", "device-community", "-t", "2", "-r", "0", "udp6:[::1]:\(lab.notificationPort)", "2", "1.3.6.1.6.3.1.1.5.2"],
+            environment: lab.environment
+        )
+        #expect(overIPv6.status == 0, "\(overIPv6.output)")
+        #expect(try lab.metric("snmpwarden_notifications_acknowledged_total", ["mode": "local"]) == 2)
     }
 
     /// A view drops a notification type and removes a varbind; a rewrite renames varbinds and the trap OID.
