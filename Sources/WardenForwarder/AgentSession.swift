@@ -30,9 +30,12 @@ final class AgentSession {
         self.client = Self.client(settings, loopIndex: loopIndex, now: now)
     }
 
-    /// Whether the session serves `agent` as it is configured now.
+    /// Whether the session serves `agent` as it is configured now: the same address, user (name,
+    /// protocols and secrets) and configured engine ID. The contextName is not the session's: a
+    /// request takes it from its back end.
     func matches(_ agent: BackendTarget.Agent) -> Bool {
-        self.address == agent.address && self.settings == agent.usm
+        guard let usm = agent.usm else { return false }
+        return self.address == agent.address && self.settings.user == usm.user && self.settings.engineID == usm.engineID
     }
 
     /// Forgets the agent's engine (it answered from another engine ID: the device was replaced or

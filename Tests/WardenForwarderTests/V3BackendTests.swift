@@ -514,18 +514,20 @@ struct V3BackendTests {
         }
     }
 
-    @Test("a reload that changes the back end's user starts a fresh session; one that keeps it, does not")
+    @Test("a reload that changes the back end's user starts a new session; one that keeps it (a new context) does not")
     func reloadSessions() throws {
         let lab = V3BackendLab(agentUsers: [V3BackendLab.user, Self.second])
         _ = lab.ask()
         let users = try USMAuthoritativeEngine(identity: lab.machine.usm.identity, users: [])
+        // The same user in another context: the same session, the new context.
         lab.machine.replace(
-            snapshot: V3BackendLab.snapshot(user: V3BackendLab.user),
+            snapshot: V3BackendLab.snapshot(user: V3BackendLab.user, contextName: "vrf-green"),
             users: users,
             poolSockets: [[0, 1]]
         )
         #expect(lab.ask().first?.varbinds.first?.value == .string("played"))
         #expect(lab.machine.counters.backendDiscoveries == 1)
+        #expect(lab.agent.accepted.last?.contextName == ByteBuffer(string: "vrf-green"))
         lab.machine.replace(snapshot: V3BackendLab.snapshot(user: Self.second), users: users, poolSockets: [[0, 1]])
         #expect(lab.ask().first?.varbinds.first?.value == .string("played"))
         #expect(lab.machine.counters.backendDiscoveries == 2)
