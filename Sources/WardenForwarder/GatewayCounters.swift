@@ -34,7 +34,8 @@ public struct GatewayCounters: Hashable, Sendable {
     public var clampedRepetitions: UInt64 = 0
     /// The pending table was full: handled as a timeout at once.
     public var pendingOverflows: UInt64 = 0
-    /// Requests sent to agents, first tries.
+    /// Requests sent to agents, first tries (an SNMPv3 agent's discovery probes, and requests sent
+    /// again after its discovery and time Reports, included).
     public var backendRequests: UInt64 = 0
     /// Requests sent again after a timeout.
     public var backendRetransmissions: UInt64 = 0

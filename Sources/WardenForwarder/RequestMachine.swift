@@ -149,7 +149,9 @@ final class PendingRequest {
 /// Back-end sockets are a fixed pool shared by every back end: request-ids are unique per socket
 /// while pending, and an answer is accepted only on the socket the request left from, from the
 /// agent's exact address and port, as a Response of the agent's version with its community and a
-/// pending request-id.
+/// pending request-id. Towards an SNMPv3 agent the request-id is the msgID too, the machine keeps
+/// a USM session per agent (``AgentSession``: discovery, time synchronisation, the user's keys) and
+/// an answer must pass USM's checks instead of carrying a community.
 ///
 /// One per event loop; not thread-safe.
 public final class RequestMachine {
