@@ -34,13 +34,17 @@ public struct USMClient {
     private var syncedAt: Int64 = 0
     private var latestReceivedTime: Int32 = 0
     private var keys: USMLocalizedUser?
-    private var salts = SaltGenerator(loopIndex: 0)
+    private var salts: SaltGenerator
 
     /// A client for `user` at `level` (the user's own level by default).
-    public init(user: USMUserConfiguration, level: USMSecurityLevel? = nil) throws(USMUserError) {
+    ///
+    /// - Parameter loopIndex: the event loop the client runs on (0 to 63), in the top bits of its
+    ///   privacy salts, so that clients of the same user and agent on different loops never share a salt.
+    public init(user: USMUserConfiguration, level: USMSecurityLevel? = nil, loopIndex: Int = 0) throws(USMUserError) {
         try user.validate()
         self.user = user
         self.level = level ?? user.level
+        self.salts = SaltGenerator(loopIndex: loopIndex)
         guard self.level <= user.level else {
             throw USMUserError(description: "user \(user.name) has no keys for \(self.level)")
         }
@@ -157,6 +161,12 @@ public struct USMClient {
         } catch {
             return .invalid("parse error: \(error)")
         }
+        return self.receive(message, datagram: datagram, now: now)
+    }
+
+    /// Processes a response or Report from the agent, already decoded from `datagram` (whose
+    /// readable bytes are the whole message: the MAC is checked over them).
+    public mutating func receive(_ message: SNMPv3Message, datagram: ByteBuffer, now: Int64) -> USMClientEvent {
         guard let level = USMSecurityLevel(flags: message.flags), let usm = message.usm,
             let macRange = message.wireLayout?.authenticationParameters
         else { return .invalid("not a valid USM message") }

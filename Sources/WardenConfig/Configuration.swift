@@ -127,9 +127,12 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// `backends:`: an agent that speaks SNMPv1 or SNMPv2c, or a simulated one; inline or from an inventory.
+/// `backends:`: an agent that speaks SNMPv1, SNMPv2c or SNMPv3, or a simulated one; inline or from
+/// an inventory.
 public struct Backend: Hashable, Sendable {
     public enum Kind: Hashable, Sendable {
+        /// `community` is empty for `version: 3`, whose user, context and engine ID are in
+        /// ``Backend/usm``.
         case agent(
             address: TransportAddress,
             version: SNMPVersion,
@@ -141,6 +144,22 @@ public struct Backend: Hashable, Sendable {
         case simulated(path: String)
     }
 
+    /// `version: 3`: how the gateway speaks USM to the agent.
+    public struct USM: Hashable, Sendable {
+        /// `user:`, a name from `users:`.
+        public var user: String
+        /// `context:`, the contextName of every request (empty by default).
+        public var context: String
+        /// `engine-id:`, the agent's snmpEngineID when known beforehand (no discovery).
+        public var engineID: [UInt8]?
+
+        public init(user: String, context: String = "", engineID: [UInt8]? = nil) {
+            self.user = user
+            self.context = context
+            self.engineID = engineID
+        }
+    }
+
     public var name: String
     public var kind: Kind
     /// The local IP address literal the gateway sends to this agent from (a management VLAN
@@ -148,12 +167,15 @@ public struct Backend: Hashable, Sendable {
     public var source: String?
     /// The group the back end belongs to: its inventory's `group:`, or an inline back end's own.
     public var group: String?
+    /// An SNMPv3 agent's user, context and engine ID; nil for v1, v2c and simulated back ends.
+    public var usm: USM?
 
-    public init(name: String, kind: Kind, source: String? = nil, group: String? = nil) {
+    public init(name: String, kind: Kind, source: String? = nil, group: String? = nil, usm: USM? = nil) {
         self.name = name
         self.kind = kind
         self.source = source
         self.group = group
+        self.usm = usm
     }
 }
 

@@ -84,6 +84,11 @@ struct Walker {
     var inventories: [Inventory] = []
     /// Secrets of inventory cells already resolved, by their text (a fleet often shares one).
     var inventorySecrets: [String: [UInt8]] = [:]
+    /// The name of every user `users:` defines, valid or not (so that one mistake is one error),
+    /// for the `user:` of SNMPv3 back ends.
+    var definedUsers: Set<String> = []
+    /// The users that are valid, by name.
+    var validUsers: [String: USMUserConfiguration] = [:]
 
     /// Where a back end's name was first defined, and its group.
     struct BackendDefinition {
@@ -383,6 +388,8 @@ extension Walker {
         }
 
         let users = top["users"].map { self.users($0.value) } ?? []
+        self.definedUsers = Self.definedNames(top["users"]?.value)
+        self.validUsers = Dictionary(users.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let backends = top["backends"].map { self.backends($0.value) } ?? []
         let backendSockets =
             top["backend-sockets"].flatMap { self.integer($0.value, "backend-sockets", range: 1...1024) } ?? 4
@@ -593,7 +600,8 @@ extension Walker {
                     item,
                     "a backend",
                     allowed: [
-                        "name", "address", "version", "community", "timeout", "retries", "source", "group", "simulate",
+                        "name", "address", "version", "community", "user", "context", "engine-id", "timeout", "retries",
+                        "source", "group", "simulate",
                     ]
                 ),
                 let nameNode = self.required(fields, "name", in: "a backend", at: item),
@@ -612,7 +620,9 @@ extension Walker {
                 column: nameNode.mark?.column ?? 1
             )
             if let simulate = fields["simulate"] {
-                for other in ["address", "version", "community", "timeout", "retries", "source"] {
+                for other in [
+                    "address", "version", "community", "user", "context", "engine-id", "timeout", "retries", "source",
+                ] {
                     if let field = fields[other] {
                         self.error(field.key, "backend '\(name)': '\(other)' does not go with 'simulate'")
                     }
@@ -638,8 +648,25 @@ extension Walker {
                     self.error(versionNode, "backend '\(name)': \(Self.versionRule)")
                 }
             }
-            let community = self.required(fields, "community", in: "backend '\(name)'", at: item).flatMap {
-                self.secret($0, "backend '\(name)': community")
+            var community: [UInt8]?
+            var usm: Backend.USM?
+            var usmValid = true
+            if version == .v3 {
+                if let field = fields["community"] {
+                    self.error(field.key, "backend '\(name)': 'community' does not go with version 3 (it has a 'user')")
+                }
+                community = []
+                usm = self.backendUSM(fields, backend: name, at: item)
+                usmValid = usm != nil
+            } else {
+                for key in ["user", "context", "engine-id"] {
+                    if let field = fields[key] {
+                        self.error(field.key, "backend '\(name)': '\(key)' goes with version 3 only")
+                    }
+                }
+                community = self.required(fields, "community", in: "backend '\(name)'", at: item).flatMap {
+                    self.secret($0, "backend '\(name)': community")
+                }
             }
             let timeout = fields["timeout"].flatMap { self.duration($0.value, "backend '\(name)': timeout") } ?? 1000
             let retries =
@@ -655,7 +682,7 @@ extension Walker {
                     source = text
                 }
             }
-            if let address, let community, unique, sourceValid {
+            if let address, let community, unique, sourceValid, usmValid {
                 backends.append(
                     Backend(
                         name: name,
@@ -667,7 +694,8 @@ extension Walker {
                             retries: retries
                         ),
                         source: source,
-                        group: group
+                        group: group,
+                        usm: usm
                     )
                 )
             }
@@ -675,15 +703,81 @@ extension Walker {
         return backends
     }
 
-    static let versionRule = "version must be 1 or 2c"
+    static let versionRule = "version must be 1, 2c or 3"
 
-    /// `1` or `2c` (`2` too).
+    /// `1`, `2c` (`2` too) or `3`.
     static func version(_ text: String) -> SNMPVersion? {
         switch text {
         case "1": return .v1
         case "2c", "2": return .v2c
+        case "3": return .v3
         default: return nil
         }
+    }
+
+    /// A `version: 3` back end's `user` (required), `context` and `engine-id`; nil after reporting
+    /// what is wrong.
+    mutating func backendUSM(
+        _ fields: [String: (key: Node, value: Node)],
+        backend name: String,
+        at item: Node
+    ) -> Backend.USM? {
+        var valid = true
+        var engineID: [UInt8]?
+        if let node = fields["engine-id"]?.value, let text = self.string(node, "backend '\(name)': engine-id") {
+            engineID = Self.engineID(text)
+            if engineID == nil {
+                self.error(node, "backend '\(name)': \(Self.engineIDRule)")
+                valid = false
+            }
+        }
+        var context = ""
+        if let node = fields["context"]?.value, let text = self.string(node, "backend '\(name)': context") {
+            if let problem = Self.contextProblem(text) {
+                self.error(node, "backend '\(name)': \(problem)")
+                valid = false
+            }
+            context = text
+        }
+        guard let userNode = self.required(fields, "user", in: "backend '\(name)' (version 3)", at: item),
+            let user = self.string(userNode, "backend '\(name)': user")
+        else { return nil }
+        if let problem = self.backendUserProblem(user, hasEngineID: fields["engine-id"] != nil) {
+            self.error(userNode, "backend '\(name)': \(problem)")
+            valid = false
+        }
+        return valid ? Backend.USM(user: user, context: context, engineID: engineID) : nil
+    }
+
+    static let engineIDRule = "engine-id must be 5 to 32 octets in hex, not all zeros or all ones (RFC 3411)"
+
+    /// An engine ID in hex (`0x` allowed), or nil if it is not a valid snmpEngineID.
+    static func engineID(_ text: String) -> [UInt8]? {
+        let hex = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+        guard let bytes = EngineStateStore.unhex(Substring(hex)), EngineIdentity.isValid(engineID: bytes) else {
+            return nil
+        }
+        return bytes
+    }
+
+    /// What is wrong with a back end's contextName, or nil.
+    static func contextProblem(_ text: String) -> String? {
+        text.utf8.count <= SNMPWireLimits.maximumContextNameLength
+            ? nil : "context must be at most \(SNMPWireLimits.maximumContextNameLength) octets"
+    }
+
+    /// What is wrong with `user` as an SNMPv3 back end's user, or nil.
+    func backendUserProblem(_ user: String, hasEngineID: Bool) -> String? {
+        guard self.definedUsers.contains(user) else { return "no user named '\(user)' in users" }
+        guard let configuration = self.validUsers[user] else { return nil }  // its own error is reported
+        var localized = false
+        if case .localizedKey? = configuration.auth?.secret { localized = true }
+        if case .localizedKey? = configuration.privacy?.secret { localized = true }
+        if localized && !hasEngineID {
+            return "user '\(user)' has a localized key, which is for one engine ID only: "
+                + "give the agent's engine-id (or give the user passphrases)"
+        }
+        return nil
     }
 
     /// What is wrong with `source: text` for an agent at `address` (nil if unknown), or nil.

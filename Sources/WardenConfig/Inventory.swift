@@ -11,7 +11,7 @@ import Yams
 
 /// The keys of one inventory device: CSV columns or YAML keys.
 enum InventoryColumn: Int, CaseIterable {
-    case name, address, version, community, timeout, retries, source
+    case name, address, version, community, user, context, timeout, retries, source
 
     /// The name in a CSV header or a YAML device.
     var key: String {
@@ -20,6 +20,8 @@ enum InventoryColumn: Int, CaseIterable {
         case .address: return "address"
         case .version: return "version"
         case .community: return "community"
+        case .user: return "user"
+        case .context: return "context"
         case .timeout: return "timeout"
         case .retries: return "retries"
         case .source: return "source"
@@ -47,6 +49,12 @@ struct InventoryDefaults {
     var community: [UInt8]?
     /// `community` was written (its error, if it had no value, was reported once at the defaults).
     var hasCommunity = false
+    /// The user of `version: 3` devices (checked at the defaults).
+    var user: String?
+    /// `user` was written (its error, if it was not valid, was reported once at the defaults).
+    var hasUser = false
+    /// The contextName of `version: 3` devices.
+    var context = ""
     var timeoutMilliseconds = 1000
     var retries = 2
     var source: String?
@@ -112,7 +120,9 @@ extension Walker {
         var defaults: InventoryDefaults
     }
 
-    /// `defaults: { version, community, timeout, retries, source }`, errors at the main file's nodes.
+    /// `defaults: { version, community, user, context, timeout, retries, source }`, errors at the main
+    /// file's nodes. A default `community` is for the v1/v2c devices and a default `user` and
+    /// `context` for the v3 ones, so one inventory may hold both.
     mutating func inventoryDefaults(_ node: Node, inventory: String) -> InventoryDefaults {
         var defaults = InventoryDefaults()
         let what = "the defaults of inventory '\(inventory)'"
@@ -120,7 +130,7 @@ extension Walker {
             let fields = self.fields(
                 node,
                 what,
-                allowed: ["version", "community", "timeout", "retries", "source"]
+                allowed: ["version", "community", "user", "context", "timeout", "retries", "source"]
             )
         else { return defaults }
         if let versionNode = fields["version"]?.value, let text = self.string(versionNode, "\(what): version") {
@@ -133,6 +143,23 @@ extension Walker {
         if let communityNode = fields["community"]?.value {
             defaults.hasCommunity = true
             defaults.community = self.secret(communityNode, "\(what): community")
+        }
+        if let userNode = fields["user"]?.value {
+            defaults.hasUser = true
+            if let text = self.string(userNode, "\(what): user") {
+                if let problem = self.backendUserProblem(text, hasEngineID: false) {
+                    self.error(userNode, "\(what): \(problem)")
+                } else {
+                    defaults.user = text
+                }
+            }
+        }
+        if let contextNode = fields["context"]?.value, let text = self.string(contextNode, "\(what): context") {
+            if let problem = Self.contextProblem(text) {
+                self.error(contextNode, "\(what): \(problem)")
+            } else {
+                defaults.context = text
+            }
         }
         if let timeout = fields["timeout"].flatMap({ self.duration($0.value, "\(what): timeout") }) {
             defaults.timeoutMilliseconds = max(timeout, 1)
@@ -350,27 +377,70 @@ extension Walker {
         }
 
         var community = context.defaults.community
-        if let cell = given(.community) {
-            if let known = self.inventorySecrets[cell.text] {
-                community = known
-            } else {
-                switch self.secretValue(cell.text) {
-                case .success(let bytes):
-                    self.inventorySecrets[cell.text] = bytes
-                    community = bytes
-                case .failure(let secretProblem):
-                    problem(cell, "community: \(secretProblem.message)")
+        var usm: Backend.USM?
+        if version == .v3 {
+            // The user, from the row or the defaults; a community is for v1 and v2c only.
+            if let cell = given(.community) {
+                problem(cell, "'community' does not go with version 3 (it has a 'user')")
+            }
+            var user = context.defaults.user
+            if let cell = given(.user) {
+                if let message = self.backendUserProblem(cell.text, hasEngineID: false) {
+                    problem(cell, message)
+                    user = nil
+                } else {
+                    user = cell.text
+                }
+            } else if !context.defaults.hasUser {
+                let at = place(.user)
+                self.error(
+                    file: path,
+                    line: at.line,
+                    column: at.column,
+                    "backend '\(name)' (version 3) needs a user (in its row or in the inventory's defaults)"
+                )
+                valid = false
+            }
+            var contextName = context.defaults.context
+            if let cell = given(.context) {
+                if let message = Self.contextProblem(cell.text) {
+                    problem(cell, message)
+                } else {
+                    contextName = cell.text
                 }
             }
-        } else if !context.defaults.hasCommunity {
-            let at = place(.community)
-            self.error(
-                file: path,
-                line: at.line,
-                column: at.column,
-                "backend '\(name)' needs a community (in its row or in the inventory's defaults)"
-            )
-            valid = false
+            if let user {
+                usm = Backend.USM(user: user, context: contextName)
+            } else {
+                valid = false
+            }
+            community = []
+        } else {
+            for column in [InventoryColumn.user, .context] {
+                if let cell = given(column) { problem(cell, "'\(column.key)' goes with version 3 only") }
+            }
+            if let cell = given(.community) {
+                if let known = self.inventorySecrets[cell.text] {
+                    community = known
+                } else {
+                    switch self.secretValue(cell.text) {
+                    case .success(let bytes):
+                        self.inventorySecrets[cell.text] = bytes
+                        community = bytes
+                    case .failure(let secretProblem):
+                        problem(cell, "community: \(secretProblem.message)")
+                    }
+                }
+            } else if !context.defaults.hasCommunity {
+                let at = place(.community)
+                self.error(
+                    file: path,
+                    line: at.line,
+                    column: at.column,
+                    "backend '\(name)' needs a community (in its row or in the inventory's defaults)"
+                )
+                valid = false
+            }
         }
 
         var timeout = context.defaults.timeoutMilliseconds
@@ -419,7 +489,8 @@ extension Walker {
                 retries: retries
             ),
             source: source,
-            group: context.group
+            group: context.group,
+            usm: usm
         )
     }
 }

@@ -10,9 +10,9 @@ import SNMPWire
 /// One manager request served by one back end, across as many back-end round trips as the
 /// translation needs (RFC 3584 §4.3.1).
 ///
-/// The manager speaks SNMPv2 semantics (it is a v3 manager); the back end speaks SNMPv1 or SNMPv2c.
-/// Towards a v2c back end the request goes as it is, GetBulk included (one GetBulk, never one
-/// packet per repetition). Towards a v1 back end GetBulk becomes GetNext (one repetition, a legal
+/// The manager speaks SNMPv2 semantics (it is a v3 manager); the back end speaks SNMPv1, SNMPv2c or
+/// SNMPv3. Towards a v2c or v3 back end (SNMPv2 semantics, RFC 3416) the request goes as it is,
+/// GetBulk included (one GetBulk, never one packet per repetition). Towards a v1 back end GetBulk becomes GetNext (one repetition, a legal
 /// short answer), and v1's all-or-nothing errors are undone: a noSuchName points at one varbind,
 /// which gets the v2 exception (noSuchObject for Get, endOfMibView for GetNext) and the request is
 /// sent again without it, until the rest is answered. The error-index the manager sees always
@@ -31,6 +31,8 @@ public struct BackendExchange: Sendable {
 
     public let request: PDU
     public let backendVersion: SNMPVersion
+    /// A v2c or v3 back end: SNMPv2 PDUs and errors, nothing to translate.
+    private var speaksSNMPv2: Bool { self.backendVersion != .v1 }
     /// Manager varbind indices still to be asked, in order.
     private var outstanding: [Int]
     /// Answers so far, by manager varbind index.
@@ -40,7 +42,6 @@ public struct BackendExchange: Sendable {
 
     /// - Parameter request: the manager's request (Get, GetNext, GetBulk or Set).
     public init(request: PDU, backendVersion: SNMPVersion) {
-        precondition(backendVersion != .v3, "back ends speak SNMPv1 or SNMPv2c")
         self.request = request
         self.backendVersion = backendVersion
         self.outstanding = Array(request.varbinds.indices)
@@ -49,7 +50,7 @@ public struct BackendExchange: Sendable {
 
     /// The PDU to send to the back end for what is still outstanding.
     public func nextRequest(requestID: Int32) -> PDU {
-        // Nothing removed yet (always, towards v2c): the request's own array, not a copy.
+        // Nothing removed yet (always, towards v2c and v3): the request's own array, not a copy.
         let varbinds =
             self.outstanding.count == self.request.varbinds.count
             ? self.request.varbinds : self.outstanding.map { self.request.varbinds[$0] }
@@ -64,10 +65,10 @@ public struct BackendExchange: Sendable {
     }
 
     /// Whether the back end's response could belong to the request last sent: a Response with as
-    /// many varbinds as were asked (GetBulk from a v2c back end may return any number).
+    /// many varbinds as were asked (GetBulk from a v2c or v3 back end may return any number).
     public func isPlausible(_ response: PDU) -> Bool {
         guard response.type == .response else { return false }
-        if self.request.type == .getBulk && self.backendVersion == .v2c { return true }
+        if self.request.type == .getBulk && self.speaksSNMPv2 { return true }
         return response.errorStatus != .noError || response.varbinds.count == self.outstanding.count
     }
 
@@ -75,7 +76,7 @@ public struct BackendExchange: Sendable {
     public mutating func receive(_ response: PDU) -> Outcome {
         self.roundTrips += 1
         let status = response.errorStatus
-        if self.backendVersion == .v2c || status == .noError {
+        if self.speaksSNMPv2 || status == .noError {
             return .respond(self.finish(response))
         }
         // A v1 error.
@@ -116,8 +117,8 @@ public struct BackendExchange: Sendable {
 
     /// A successful response, merged with earlier answers, in the manager's order.
     private func finish(_ response: PDU) -> PDU {
-        if self.request.type == .getBulk && self.backendVersion == .v2c {
-            // Nothing is ever removed towards a v2c back end, so its answer (varbinds and
+        if self.request.type == .getBulk && self.speaksSNMPv2 {
+            // Nothing is ever removed towards a v2c or v3 back end, so its answer (varbinds and
             // error-index alike) is already in the manager's order and numbering. An agent that
             // answers more than N + M·R varbinds (RFC 3416 §4.2.3) is cut back to that.
             var pdu = response

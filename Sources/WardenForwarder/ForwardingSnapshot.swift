@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 import NIOCore
+import SNMPSecurity
 import SNMPWire
 import WardenPolicy
 
@@ -21,15 +22,37 @@ public protocol SimulatedResponder: Sendable {
 public final class BackendTarget: Sendable {
     /// An agent reached over UDP.
     public struct Agent: Sendable {
+        /// SNMPv3 towards the agent (`version: 3`): the gateway is a non-authoritative engine, a
+        /// manager, to it.
+        public struct USM: Sendable, Equatable {
+            /// The user the gateway is towards the agent (one of `users:`).
+            public var user: USMUserConfiguration
+            /// The contextName sent with every request (empty by default).
+            public var contextName: ByteBuffer
+            /// The agent's snmpEngineID when it is known beforehand: no discovery, only the time
+            /// synchronisation (the first request's usmStatsNotInTimeWindows Report).
+            public var engineID: [UInt8]?
+
+            public init(user: USMUserConfiguration, contextName: ByteBuffer = ByteBuffer(), engineID: [UInt8]? = nil) {
+                self.user = user
+                self.contextName = contextName
+                self.engineID = engineID
+            }
+        }
+
         public var address: SocketAddress
         public var version: SNMPVersion
+        /// Empty for an SNMPv3 agent.
         public var community: ByteBuffer
+        /// The user, context and engine ID of an SNMPv3 agent; nil for v1 and v2c.
+        public var usm: USM?
         /// Nanoseconds before the first retransmission.
         public var timeout: Int64
         public var retries: Int
         /// The socket pool it is reached through (``ForwardingSnapshot/pools``).
         public var pool: Int
 
+        /// An SNMPv1 or SNMPv2c agent.
         public init(
             address: SocketAddress,
             version: SNMPVersion,
@@ -38,10 +61,22 @@ public final class BackendTarget: Sendable {
             retries: Int,
             pool: Int
         ) {
-            precondition(version != .v3, "back ends speak SNMPv1 or SNMPv2c")
+            precondition(version != .v3, "an SNMPv3 agent is made with init(address:usm:timeout:retries:pool:)")
             self.address = address
             self.version = version
             self.community = community
+            self.usm = nil
+            self.timeout = timeout
+            self.retries = retries
+            self.pool = pool
+        }
+
+        /// An SNMPv3 agent, reached as `usm.user`.
+        public init(address: SocketAddress, usm: USM, timeout: Int64, retries: Int, pool: Int) {
+            self.address = address
+            self.version = .v3
+            self.community = ByteBuffer()
+            self.usm = usm
             self.timeout = timeout
             self.retries = retries
             self.pool = pool

@@ -34,7 +34,8 @@ public struct GatewayCounters: Hashable, Sendable {
     public var clampedRepetitions: UInt64 = 0
     /// The pending table was full: handled as a timeout at once.
     public var pendingOverflows: UInt64 = 0
-    /// Requests sent to agents, first tries.
+    /// Requests sent to agents, first tries (an SNMPv3 agent's discovery probes, and requests sent
+    /// again after its discovery and time Reports, included).
     public var backendRequests: UInt64 = 0
     /// Requests sent again after a timeout.
     public var backendRetransmissions: UInt64 = 0
@@ -44,12 +45,31 @@ public struct GatewayCounters: Hashable, Sendable {
     public var backendResponses: UInt64 = 0
     /// Datagrams on a back-end socket from another address or port than the agent's.
     public var backendWrongSource: UInt64 = 0
-    /// Back-end datagrams that did not decode, or were not a Response of the agent's version.
+    /// Back-end datagrams that did not decode, or were not a Response of the agent's version (an
+    /// SNMPv3 message for a v1/v2c request, or the other way round).
     public var backendMalformed: UInt64 = 0
     /// Back-end responses with the wrong community.
     public var backendWrongCommunity: UInt64 = 0
     /// Back-end responses to no pending request (late, duplicated or forged request-id).
     public var backendUnmatched: UInt64 = 0
+    /// SNMPv3 agents: discovery probes sent (first tries), the agent's engine ID not yet known.
+    public var backendDiscoveries: UInt64 = 0
+    /// SNMPv3 agents: Reports received, by kind (RFC 3414 §3.2 and §4). Discovery and time
+    /// synchronisation (unknown engine ID, not in time window) re-send the request; the others end it.
+    public var backendReportsUnknownEngineIDs: UInt64 = 0
+    public var backendReportsNotInTimeWindows: UInt64 = 0
+    public var backendReportsUnknownUserNames: UInt64 = 0
+    public var backendReportsWrongDigests: UInt64 = 0
+    public var backendReportsUnsupportedSecLevels: UInt64 = 0
+    public var backendReportsDecryptionErrors: UInt64 = 0
+    /// Reports that name no usmStats counter (snmpUnknownContexts, for one).
+    public var backendReportsOther: UInt64 = 0
+    /// SNMPv3 agents: requests a Report ended (an error Report, or discovery and time Reports past
+    /// the re-send bound), answered as for a timeout.
+    public var backendUSMFailures: UInt64 = 0
+    /// SNMPv3 agents: answers that failed USM's checks (wrong digest, outside the time window,
+    /// undecryptable, unauthenticated where authentication was asked for): ignored.
+    public var backendUSMInvalid: UInt64 = 0
     /// Requests answered by a simulated back end.
     public var simulatedRequests: UInt64 = 0
     /// Responses and Reports sent to managers.
@@ -78,6 +98,15 @@ public struct GatewayCounters: Hashable, Sendable {
         ("backend_timeouts", \.backendTimeouts), ("backend_responses", \.backendResponses),
         ("backend_wrong_source", \.backendWrongSource), ("backend_malformed", \.backendMalformed),
         ("backend_wrong_community", \.backendWrongCommunity), ("backend_unmatched", \.backendUnmatched),
+        ("backend_discoveries", \.backendDiscoveries),
+        ("backend_reports_unknown_engine_ids", \.backendReportsUnknownEngineIDs),
+        ("backend_reports_not_in_time_windows", \.backendReportsNotInTimeWindows),
+        ("backend_reports_unknown_user_names", \.backendReportsUnknownUserNames),
+        ("backend_reports_wrong_digests", \.backendReportsWrongDigests),
+        ("backend_reports_unsupported_sec_levels", \.backendReportsUnsupportedSecLevels),
+        ("backend_reports_decryption_errors", \.backendReportsDecryptionErrors),
+        ("backend_reports_other", \.backendReportsOther), ("backend_usm_failures", \.backendUSMFailures),
+        ("backend_usm_invalid", \.backendUSMInvalid),
         ("simulated_requests", \.simulatedRequests), ("out_responses", \.outResponses),
         ("dropped_on_timeout", \.droppedOnTimeout), ("reports_rate_limited", \.reportsRateLimited),
         ("reports_amplification_limited", \.reportsAmplificationLimited), ("reports_withheld", \.reportsWithheld), ("send_failures", \.sendFailures),

@@ -80,6 +80,11 @@ public enum AuditEvent: Sendable {
     case authenticationFailure(source: SocketAddress, user: String, kind: USMReportKind)
     /// Repeated authentication failures of one (source, user): no Reports to it for `seconds`.
     case authenticationBackoff(source: SocketAddress, user: String, seconds: Int)
+    /// An SNMPv3 agent ended a request with a Report: `reason` is the usmStats counter it named
+    /// (`unknownUserNames`, `wrongDigests`, `unsupportedSecLevels`, `decryptionErrors`; or
+    /// `unknownEngineIDs` and `notInTimeWindows` past the re-send bound, or from an engine other
+    /// than the configured `engine-id`), or the OID of another Report (snmpUnknownContexts, say).
+    case backendReport(backend: String, user: String, reason: String)
 }
 
 /// One manager request waiting for a back end. A class: it moves between the machine, the pending
@@ -98,6 +103,11 @@ final class PendingRequest {
     var exchange: BackendExchange?
     /// A v1 manager's GetNext that met Counter64s: the answer so far and the positions asked again.
     var skipping: (answer: PDU, positions: [Int], rounds: Int)?
+    /// An SNMPv3 agent's session, from the request's first back-end round on.
+    var session: AgentSession?
+    /// Re-sends after discovery and time Reports since the agent last answered this request
+    /// (bounded by ``RequestMachine/maximumUSMResends``).
+    var usmResends = 0
     /// When the manager's request arrived.
     let startedAt: Int64
     /// The loop's sockets for each pool of the snapshot the request started under (a reload may
@@ -139,7 +149,9 @@ final class PendingRequest {
 /// Back-end sockets are a fixed pool shared by every back end: request-ids are unique per socket
 /// while pending, and an answer is accepted only on the socket the request left from, from the
 /// agent's exact address and port, as a Response of the agent's version with its community and a
-/// pending request-id.
+/// pending request-id. Towards an SNMPv3 agent the request-id is the msgID too, the machine keeps
+/// a USM session per agent (``AgentSession``: discovery, time synchronisation, the user's keys) and
+/// an answer must pass USM's checks instead of carrying a community.
 ///
 /// One per event loop; not thread-safe.
 public final class RequestMachine {
@@ -178,6 +190,10 @@ public final class RequestMachine {
     public private(set) var sourceGuard: SourceGuard
     /// The time of the event being handled.
     private var now: Int64 = 0
+    /// This loop's index (0 to 63), for the privacy salts of the sessions with SNMPv3 agents.
+    private let loopIndex: Int
+    /// The USM session with each SNMPv3 agent, by back-end counter slot (stable across reloads).
+    private var agentSessions: [Int: AgentSession] = [:]
 
     /// A v1 manager's GetNext asks again past Counter64s at most this often.
     static let maximumSkipRounds = 32
@@ -185,18 +201,26 @@ public final class RequestMachine {
     static let timerResolution: Int64 = 5_000_000
     /// Over IPv4 a UDP payload holds at most 65,507 octets.
     static let maximumCommunityResponse = 65_507
+    /// An SNMPv3 agent's discovery and time Reports re-send a request at most this often between
+    /// two of its answers: discovery, then the time window. A further Report ends the request as a
+    /// timeout would, so an agent that answers every request with a Report cannot make us loop.
+    public static let maximumUSMResends = 2
 
     /// - Parameters:
     ///   - loopCount: how many loops share `limits.maxPending`.
     ///   - engineTimeOrigin: the monotonic instant (nanoseconds) at which snmpEngineTime was 0.
+    ///   - loopIndex: this event loop's index (0 to 63), as the USM engine's copy for it was given.
     public init(
         snapshot: ForwardingSnapshot,
         usm: USMAuthoritativeEngine,
         loopCount: Int,
         engineTimeOrigin: Int64,
+        loopIndex: Int = 0,
         backoff: AuthenticationBackoff? = nil,
         firstRequestID: () -> Int32 = { Int32.random(in: 1...Int32.max) }
     ) {
+        precondition(loopIndex >= 0 && loopIndex < 64, "at most 64 event loops")
+        self.loopIndex = loopIndex
         self.snapshot = snapshot
         self.usm = usm
         self.engineTimeOrigin = engineTimeOrigin
@@ -239,6 +263,15 @@ public final class RequestMachine {
             )
         }
         self.routeStatistics.grow(toRoutes: snapshot.routeSlotNames.count)
+        // Sessions of v3 agents the new snapshot no longer has (or has with another user, address
+        // or engine ID) go; requests in flight keep theirs.
+        var kept: [Int: AgentSession] = [:]
+        for backend in snapshot.backends {
+            if let agent = backend.agent, let session = self.agentSessions[backend.slot], session.matches(agent) {
+                kept[backend.slot] = session
+            }
+        }
+        self.agentSessions = kept
         let perBackend = RouteStatistics.BackendCounter.allCases.count
         if snapshot.countsPerBackend && self.backendStatistics.count < snapshot.backendSlotNames.count * perBackend {
             self.backendStatistics += Array(
@@ -659,33 +692,78 @@ public final class RequestMachine {
         self.nextSocket &+= 1
         let socket = sockets[Int(self.nextSocket % UInt(sockets.count))]
         let exchange = request.exchange!
-        let id = self.pending[socket].insert(
-            request,
-            now: self.now,
-            timeout: agent.timeout,
-            retries: agent.retries
-        ) { requestID in
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(256)
-            buffer.writeCommunityMessage(
-                CommunityMessage(
-                    version: agent.version,
-                    community: agent.community,
-                    pdu: .pdu(exchange.nextRequest(requestID: requestID))
+        var discovery = false
+        let id: Int32?
+        if let usm = agent.usm {
+            // SNMPv3: msgID and request-id are both the id; until the agent's engine is known the
+            // datagram is the discovery probe, and its Report sends the request again.
+            let session = self.session(for: request, agent: agent)
+            let seconds = self.now / 1_000_000_000
+            id = self.pending[socket].insert(request, now: self.now, timeout: agent.timeout, retries: agent.retries) {
+                requestID in
+                guard session.client.engineID != nil else {
+                    discovery = true
+                    return USMClient.discoveryRequest(messageID: requestID, requestID: requestID)
+                }
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(256)
+                session.client.encodeRequest(
+                    exchange.nextRequest(requestID: requestID),
+                    messageID: requestID,
+                    contextName: usm.contextName,
+                    now: seconds,
+                    into: &buffer
                 )
-            )
-            return buffer
+                return buffer
+            }
+        } else {
+            id = self.pending[socket].insert(request, now: self.now, timeout: agent.timeout, retries: agent.retries) {
+                requestID in
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(256)
+                buffer.writeCommunityMessage(
+                    CommunityMessage(
+                        version: agent.version,
+                        community: agent.community,
+                        pdu: .pdu(exchange.nextRequest(requestID: requestID))
+                    )
+                )
+                return buffer
+            }
         }
         guard let id, let entry = self.pending[socket].entry(id) else {
             self.overflow(request, into: &sink)
             return
         }
+        if discovery { self.counters.backendDiscoveries &+= 1 }
         self.pendingCount += 1
         self.pendingPeak = max(self.pendingPeak, self.pendingCount)
         self.counters.backendRequests &+= 1
         self.countBackend(request, .requests)
         sink.perform(.sendToBackend(entry.datagram, socket: socket, to: agent.address))
         self.schedule(entry.deadline, socket: socket, requestID: id, into: &sink)
+    }
+
+    /// The request's session with its SNMPv3 agent: the one it started with, or this loop's for the
+    /// agent (a new one if the loop has none, or one made for another user, address or engine ID).
+    private func session(for request: PendingRequest, agent: BackendTarget.Agent) -> AgentSession {
+        if let session = request.session { return session }
+        let slot = request.backend.slot
+        if let session = self.agentSessions[slot], session.matches(agent) {
+            request.session = session
+            return session
+        }
+        let session = AgentSession(
+            address: agent.address,
+            settings: agent.usm!,
+            loopIndex: self.loopIndex,
+            now: self.now / 1_000_000_000
+        )
+        // A request takes its session in its first back-end round, which is always under the
+        // current snapshot: the slot's session is the current back end's.
+        self.agentSessions[slot] = session
+        request.session = session
+        return session
     }
 
     private func overflow<Sink: GatewayActionSink>(_ request: PendingRequest, into sink: inout Sink) {
@@ -705,10 +783,19 @@ public final class RequestMachine {
         into sink: inout Sink
     ) {
         self.now = now
-        guard socket >= 0 && socket < self.pending.count,
-            case .community(let message)? = try? SNMPMessage(decoding: datagram),
-            case .pdu(let pdu) = message.pdu
-        else {
+        guard socket >= 0 && socket < self.pending.count, let decoded = try? SNMPMessage(decoding: datagram) else {
+            self.counters.backendMalformed &+= 1
+            return
+        }
+        let message: CommunityMessage
+        switch decoded {
+        case .v3(let v3):
+            self.receiveV3FromBackend(v3, datagram: datagram, socket: socket, from: source, into: &sink)
+            return
+        case .community(let community):
+            message = community
+        }
+        guard case .pdu(let pdu) = message.pdu else {
             self.counters.backendMalformed &+= 1
             return
         }
@@ -733,11 +820,97 @@ public final class RequestMachine {
             self.counters.backendUnmatched &+= 1
             return
         }
-        _ = self.pending[socket].remove(pdu.requestID)
+        self.accept(pdu, of: entry, id: pdu.requestID, socket: socket, agent: agent, into: &sink)
+    }
+
+    /// An SNMPv3 message on a back-end socket: matched by msgID (which is the request-id we chose),
+    /// from the agent's address, then through the request's USM session. A Response goes on as a
+    /// community answer does; discovery and time Reports send the request again (at most
+    /// ``maximumUSMResends`` times between answers); other Reports end it as a timeout would.
+    private func receiveV3FromBackend<Sink: GatewayActionSink>(
+        _ message: SNMPv3Message,
+        datagram: ByteBuffer,
+        socket: Int,
+        from source: SocketAddress,
+        into sink: inout Sink
+    ) {
+        let id = message.messageID
+        guard let entry = self.pending[socket].entry(id), let agent = entry.context.backend.agent else {
+            self.counters.backendUnmatched &+= 1
+            return
+        }
+        guard source == agent.address else {
+            self.counters.backendWrongSource &+= 1
+            return
+        }
+        // A v3 message for a v1/v2c request is of the wrong version.
+        guard agent.usm != nil, let session = entry.context.session else {
+            self.counters.backendMalformed &+= 1
+            return
+        }
+        let request = entry.context
+        let seconds = self.now / 1_000_000_000
+        switch session.client.receive(message, datagram: datagram, now: seconds) {
+        case .invalid:
+            // Not authentic, not timely or not decryptable: the real answer may still come.
+            self.counters.backendUSMInvalid &+= 1
+        case .response(_, let scoped):
+            let pdu = scoped.pdu
+            guard pdu.requestID == id, request.exchange?.isPlausible(pdu) == true else {
+                self.counters.backendUnmatched &+= 1
+                return
+            }
+            request.usmResends = 0
+            self.accept(pdu, of: entry, id: id, socket: socket, agent: agent, into: &sink)
+        case .report(_, let kind, let scoped):
+            self.countReport(kind)
+            _ = self.pending[socket].remove(id)
+            self.pendingCount -= 1
+            let reported = message.usm.map { Array($0.authoritativeEngineID.readableBytesView) }
+            let resend: Bool
+            switch kind {
+            case .unknownEngineIDs?:
+                // Discovery answered: the client took the engine ID, boots and time. An engine ID other
+                // than the one the session knew is a replaced or re-initialised agent: learn it again,
+                // unless the configuration names the agent's engine ID.
+                if reported != nil && reported != session.client.engineID {
+                    resend =
+                        agent.usm?.engineID == nil
+                        && session.rediscover(from: message, datagram: datagram, now: seconds)
+                } else {
+                    resend = session.client.engineID != nil
+                }
+            case .notInTimeWindows?:
+                // The client resynchronised if the Report was authentic (RFC 3414 §3.2 step 7b).
+                resend = true
+            default:
+                resend = false
+            }
+            if resend && request.usmResends < Self.maximumUSMResends {
+                request.usmResends += 1
+                self.forward(request, agent: agent, into: &sink)
+            } else {
+                let reason = kind.map { "\($0)" } ?? scoped.pdu.varbinds.first.map { $0.oid.description } ?? "report"
+                self.failedByReport(request, kind: kind, reason: reason, into: &sink)
+            }
+            self.afterPendingChange()
+        }
+    }
+
+    /// An answer that passed the trust rules: the round trip is over; the exchange goes on.
+    private func accept<Sink: GatewayActionSink>(
+        _ pdu: PDU,
+        of entry: PendingTable<PendingRequest>.Entry,
+        id: Int32,
+        socket: Int,
+        agent: BackendTarget.Agent,
+        into sink: inout Sink
+    ) {
+        _ = self.pending[socket].remove(id)
         self.pendingCount -= 1
         self.counters.backendResponses &+= 1
         // The round trip since the last (re)transmission.
-        sink.perform(.observe(.backendRoundTrip(nanoseconds: now - (entry.deadline - entry.timeout))))
+        sink.perform(.observe(.backendRoundTrip(nanoseconds: self.now - (entry.deadline - entry.timeout))))
         let request = entry.context
         switch request.exchange!.receive(pdu) {
         case .sendAgain:
@@ -747,6 +920,38 @@ public final class RequestMachine {
             self.drive(request, outcome, into: &sink)
         }
         self.afterPendingChange()
+    }
+
+    private func countReport(_ kind: USMReportKind?) {
+        switch kind {
+        case .unknownEngineIDs?: self.counters.backendReportsUnknownEngineIDs &+= 1
+        case .notInTimeWindows?: self.counters.backendReportsNotInTimeWindows &+= 1
+        case .unknownUserNames?: self.counters.backendReportsUnknownUserNames &+= 1
+        case .wrongDigests?: self.counters.backendReportsWrongDigests &+= 1
+        case .unsupportedSecLevels?: self.counters.backendReportsUnsupportedSecLevels &+= 1
+        case .decryptionErrors?: self.counters.backendReportsDecryptionErrors &+= 1
+        case nil: self.counters.backendReportsOther &+= 1
+        }
+    }
+
+    /// An SNMPv3 agent's Report ended the request: counted, audited at most once per back end,
+    /// agent address and kind a minute, and answered as the route answers a timeout.
+    private func failedByReport<Sink: GatewayActionSink>(
+        _ request: PendingRequest,
+        kind: USMReportKind?,
+        reason: String,
+        into sink: inout Sink
+    ) {
+        self.counters.backendUSMFailures &+= 1
+        let backend = request.backend
+        if let agent = backend.agent,
+            self.auditLimiter.allows(.backendReport(kind), route: backend.slot, source: agent.address, now: self.now)
+        {
+            sink.perform(
+                .audit(.backendReport(backend: backend.name, user: agent.usm?.user.name ?? "", reason: reason))
+            )
+        }
+        self.timedOut(request, into: &sink)
     }
 
     /// A complete answer: to the manager, or on to skip Counter64s for a v1 manager.
@@ -1048,6 +1253,8 @@ struct AuditLimiter {
         case noRoute, noDevice, community, overflow
         case refusal(RefusalReason)
         case authentication(USMReportKind)
+        /// An SNMPv3 agent's Report that ended a request (nil: not a usmStats Report).
+        case backendReport(USMReportKind?)
     }
 
     private struct Key: Hashable {

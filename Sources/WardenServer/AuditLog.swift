@@ -90,6 +90,8 @@ public final class AuditLog: Sendable {
                 "authentication-backoff",
                 [("source", Self.describe(source)), ("user", user), ("seconds", "\(seconds)")]
             )
+        case .backendReport(let backend, let user, let reason):
+            self.write("backend-report", [("backend", backend), ("user", user), ("reason", reason)])
         }
     }
 

@@ -164,6 +164,7 @@ public final class Gateway: Sendable {
                                 usm: engineCopy,
                                 loopCount: eventLoops.count,
                                 engineTimeOrigin: origin,
+                                loopIndex: index,
                                 backoff: backoff
                             ),
                             logger: logger,

@@ -210,6 +210,11 @@ final class GatewayLoop {
                 "repeated authentication failures: no Reports to this source and user for a while",
                 metadata: ["source": "\(Self.describe(source))", "user": "\(user)", "seconds": "\(seconds)"]
             )
+        case .backendReport(let backend, let user, let reason):
+            self.logger.warning(
+                "SNMPv3 agent answered with a Report: request answered as a timeout",
+                metadata: ["backend": "\(backend)", "user": "\(user)", "reason": "\(reason)"]
+            )
         }
     }
 

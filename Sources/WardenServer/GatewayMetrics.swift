@@ -151,6 +151,19 @@ public final class GatewayMetrics: Sendable {
         self.advance("snmpwarden_backend_unmatched_total", [("reason", "wrong-community")], to: counters.backendWrongCommunity)
         self.advance("snmpwarden_backend_unmatched_total", [("reason", "malformed")], to: counters.backendMalformed)
         self.advance("snmpwarden_backend_unmatched_total", [("reason", "unknown-request")], to: counters.backendUnmatched)
+        self.advance("snmpwarden_backend_unmatched_total", [("reason", "usm-invalid")], to: counters.backendUSMInvalid)
+        self.advance("snmpwarden_backend_discoveries_total", to: counters.backendDiscoveries)
+        for (kind, value) in [
+            ("unknownEngineIDs", counters.backendReportsUnknownEngineIDs),
+            ("notInTimeWindows", counters.backendReportsNotInTimeWindows),
+            ("unknownUserNames", counters.backendReportsUnknownUserNames),
+            ("wrongDigests", counters.backendReportsWrongDigests),
+            ("unsupportedSecLevels", counters.backendReportsUnsupportedSecLevels),
+            ("decryptionErrors", counters.backendReportsDecryptionErrors), ("other", counters.backendReportsOther),
+        ] {
+            self.advance("snmpwarden_backend_reports_total", [("kind", kind)], to: value)
+        }
+        self.advance("snmpwarden_backend_usm_failures_total", to: counters.backendUSMFailures)
         self.advance("snmpwarden_pending_overflows_total", to: counters.pendingOverflows)
         self.advance("snmpwarden_reports_limited_total", [("reason", "source-rate")], to: counters.reportsRateLimited)
         self.advance(

@@ -66,6 +66,8 @@ public struct GatewayPlan: Sendable {
         // Equal communities share one buffer: ten thousand devices with the group's community hold
         // one copy of it.
         var communities: [[UInt8]: ByteBuffer] = [:]
+        // SNMPv3 back ends name their user from `users:`, the list the managers' users come from.
+        let usersByName = Dictionary(configuration.users.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var backends: [BackendTarget] = []
         backends.reserveCapacity(configuration.backends.count)
         var byName: [String: BackendTarget] = [:]
@@ -84,28 +86,45 @@ public struct GatewayPlan: Sendable {
                         throw PlanError(description: "backend '\(backend.name)': source \(host) is not an IP address")
                     }
                 }
-                let shared: ByteBuffer
-                if let existing = communities[community] {
-                    shared = existing
+                let agent: BackendTarget.Agent
+                if let usm = backend.usm {
+                    guard let user = usersByName[usm.user] else {
+                        throw PlanError(description: "backend '\(backend.name)': no user named '\(usm.user)'")
+                    }
+                    agent = BackendTarget.Agent(
+                        address: socketAddress,
+                        usm: BackendTarget.Agent.USM(
+                            user: user,
+                            contextName: ByteBuffer(string: usm.context),
+                            engineID: usm.engineID
+                        ),
+                        timeout: Int64(timeout) * 1_000_000,
+                        retries: retries,
+                        pool: index
+                    )
                 } else {
-                    shared = ByteBuffer(bytes: community)
-                    communities[community] = shared
+                    let shared: ByteBuffer
+                    if let existing = communities[community] {
+                        shared = existing
+                    } else {
+                        shared = ByteBuffer(bytes: community)
+                        communities[community] = shared
+                    }
+                    agent = BackendTarget.Agent(
+                        address: socketAddress,
+                        version: version,
+                        community: shared,
+                        timeout: Int64(timeout) * 1_000_000,
+                        retries: retries,
+                        pool: index
+                    )
                 }
                 target = BackendTarget(
                     name: backend.name,
                     index: backends.count,
                     slot: slot(backend.name, &backendSlotNames, &backendSlots),
                     group: backend.group,
-                    kind: .agent(
-                        BackendTarget.Agent(
-                            address: socketAddress,
-                            version: version,
-                            community: shared,
-                            timeout: Int64(timeout) * 1_000_000,
-                            retries: retries,
-                            pool: index
-                        )
-                    )
+                    kind: .agent(agent)
                 )
             case .simulated(let path):
                 guard let data = FileManager.default.contents(atPath: path) else {

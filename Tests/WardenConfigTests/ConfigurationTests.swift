@@ -229,12 +229,12 @@ struct ConfigurationTests {
             "durations, versions, limits",
             """
             listen: [udp:127.0.0.1:1161]
-            backends: [{ name: b, address: "udp:127.0.0.1:161", version: 3, community: c, timeout: soon, retries: 99 }]
+            backends: [{ name: b, address: "udp:127.0.0.1:161", version: 4, community: c, timeout: soon, retries: 99 }]
             routes: [{ name: r, users: [], backend: b, on-timeout: silent }]
             limits: { max-repetitions: 0, max-pending: lots }
             """,
             [
-                "test.yaml:2:62: backend 'b': version must be 1 or 2c",
+                "test.yaml:2:62: backend 'b': version must be 1, 2c or 3",
                 "test.yaml:2:88: backend 'b': timeout must be a duration such as 500ms, 1s or 2m",
                 "test.yaml:2:103: backend 'b': retries must be from 0 to 10",
                 "test.yaml:3:56: route 'r': on-timeout must be genErr or drop",
@@ -306,6 +306,39 @@ struct ConfigurationTests {
             ]
         ),
         (
+            "SNMPv3 back ends: user, context and engine-id, and what does not go with them",
+            """
+            listen: [udp:127.0.0.1:1161]
+            users:
+              - { name: agent, auth: SHA-256, auth-key: agent-auth-pass }
+              - { name: keyed, auth: MD5, auth-localized-key: 0x00112233445566778899aabbccddeeff }
+              - { name: weak, auth: SHA, auth-key: short }
+            backends:
+              - { name: a, address: "udp:192.0.2.1:161", version: 3, user: agent, community: c }
+              - { name: b, address: "udp:192.0.2.2:161", version: 3, user: nobody }
+              - { name: c, address: "udp:192.0.2.3:161", version: 3 }
+              - { name: d, address: "udp:192.0.2.4:161", version: 3, user: agent, engine-id: 0x0102, context: "0123456789012345678901234567890123" }
+              - { name: e, address: "udp:192.0.2.5:161", version: 2c, community: c, user: agent, context: x, engine-id: 800000020109840301 }
+              - { name: f, address: "udp:192.0.2.6:161", version: 3, user: keyed }
+              - { name: g, address: "udp:192.0.2.7:161", version: 3, user: weak }
+              - { name: h, simulate: /dev/null, user: agent }
+            routes: [{ name: r, users: [agent], backend: a }]
+            """,
+            [
+                "test.yaml:5:40: user 'weak': auth-key is 5 characters; at least 8 are required (RFC 3414 §11.2)",
+                "test.yaml:7:71: backend 'a': 'community' does not go with version 3 (it has a 'user')",
+                "test.yaml:8:64: backend 'b': no user named 'nobody' in users",
+                "test.yaml:9:5: backend 'c' (version 3) needs 'user'",
+                "test.yaml:10:82: backend 'd': engine-id must be 5 to 32 octets in hex, not all zeros or all ones (RFC 3411)",
+                "test.yaml:10:99: backend 'd': context must be at most 32 octets",
+                "test.yaml:11:73: backend 'e': 'user' goes with version 3 only",
+                "test.yaml:11:86: backend 'e': 'context' goes with version 3 only",
+                "test.yaml:11:98: backend 'e': 'engine-id' goes with version 3 only",
+                "test.yaml:12:64: backend 'f': user 'keyed' has a localized key, which is for one engine ID only: give the agent's engine-id (or give the user passphrases)",
+                "test.yaml:14:37: backend 'h': 'user' does not go with 'simulate'",
+            ]
+        ),
+        (
             "missing sections", "users: []\n",
             [
                 "test.yaml:1:1: the configuration needs 'listen'",
@@ -317,6 +350,42 @@ struct ConfigurationTests {
     @Test("broken files: every error, with file:line:column", arguments: broken)
     func brokenFile(label: String, yaml: String, expected: [String]) {
         #expect(errors(yaml).sorted() == expected.sorted(), "\(label)")
+    }
+
+    @Test("SNMPv3 back ends: the user from users:, the context, the engine ID; v1/v2c back ends beside them")
+    func v3Backends() throws {
+        let configuration = try parse(
+            """
+            listen: [udp:127.0.0.1:1161]
+            users:
+              - { name: noc, auth: SHA-256, auth-key: noc-auth-pass, priv: AES, priv-key: noc-priv-pass }
+              - { name: agent, auth: SHA-512, auth-key: agent-auth-pass, priv: AES-256, priv-key: agent-priv-pass }
+              - { name: keyed, auth: MD5, auth-localized-key: 0x00112233445566778899aabbccddeeff }
+            backends:
+              - { name: core, address: "udp:192.0.2.1:161", version: 3, user: agent }
+              - { name: edge, address: "udp6:[2001:db8::2]:161", version: 3, user: agent, context: vrf-blue, engine-id: 0x80001f8804656467652d31, timeout: 2s, retries: 1 }
+              - { name: pinned, address: "udp:192.0.2.3:161", version: 3, user: keyed, engine-id: 80001f88046b6579 }
+              - { name: old, address: "udp:192.0.2.4:161", version: 2c, community: c }
+            routes: [{ name: r, users: [noc], backend: core }]
+            """
+        )
+        let backends = configuration.backends
+        #expect(backends.map(\.usm) == [
+            Backend.USM(user: "agent"),
+            Backend.USM(user: "agent", context: "vrf-blue", engineID: [0x80, 0, 0x1F, 0x88, 0x04] + Array("edge-1".utf8)),
+            Backend.USM(user: "keyed", engineID: [0x80, 0, 0x1F, 0x88, 0x04] + Array("key".utf8)),
+            nil,
+        ])
+        guard case .agent(_, let version, let community, let timeout, let retries) = backends[1].kind else {
+            Issue.record("not an agent")
+            return
+        }
+        #expect(version == .v3 && community.isEmpty && timeout == 2000 && retries == 1)
+        guard case .agent(_, .v2c, let oldCommunity, _, _) = backends[3].kind else {
+            Issue.record("not a v2c agent")
+            return
+        }
+        #expect(oldCommunity == Array("c".utf8))
     }
 
     @Test("secrets never appear in errors")

@@ -175,6 +175,49 @@ struct InventoryTests {
         #expect(configuration.inventories.map(\.backends) == [0..<3])
     }
 
+    @Test("a mixed fleet: v3 devices take the user and context of their row or the defaults, v2c ones the community")
+    func v3Devices() throws {
+        let lab = try InventoryLab([
+            "devices.csv": """
+            name,address,version,user,context,community
+            sw-1,192.0.2.1,3,,,
+            sw-2,192.0.2.2,3,other,vrf-red,
+            sw-3,192.0.2.3,2c,,,
+            sw-4,192.0.2.4,,,,${OTHER}
+            """,
+            "aps.yaml": """
+            - { name: ap-1, address: 192.0.2.31, version: 3, user: other }
+            """,
+            "warden.yaml": """
+            listen: [udp:127.0.0.1:1161]
+            users:
+              - { name: noc }
+              - { name: fleet-user, auth: SHA-256, auth-key: fleet-auth-pass, priv: AES, priv-key: fleet-priv-pass }
+              - { name: other, auth: SHA, auth-key: other-auth-pass }
+            backends:
+              - inventory: devices.csv
+                defaults: { community: "${FLEET}", user: fleet-user, context: vrf-blue }
+              - { inventory: aps.yaml }
+            routes: [{ name: fleet, users: [noc], context: "*", backend: "{context}" }]
+            """,
+        ])
+        defer { lab.remove() }
+        let backends = try lab.load().backends
+        #expect(backends.map(\.name) == ["sw-1", "sw-2", "sw-3", "sw-4", "ap-1"])
+        #expect(
+            backends.map(\.usm) == [
+                Backend.USM(user: "fleet-user", context: "vrf-blue"), Backend.USM(user: "other", context: "vrf-red"),
+                nil, nil, Backend.USM(user: "other"),
+            ]
+        )
+        #expect(backends.map { agent($0)?.version } == [.v3, .v3, .v2c, .v2c, .v3])
+        #expect(
+            backends.map { agent($0)?.community } == [
+                "", "", "fleet-community-value", "other-community-value", "",
+            ]
+        )
+    }
+
     /// The main file of most error cases: one CSV inventory `devices.csv` in group `access`.
     static func main(defaults: String = "{ community: \"${FLEET}\" }") -> String {
         """
@@ -193,7 +236,7 @@ struct InventoryTests {
             ["warden.yaml": main(), "devices.csv": "name,addr,name,community\nsw-1,192.0.2.1,x,y\n"],
             [
                 "DIR/devices.csv:1:1: the header has no 'address' column (name and address are required)",
-                "DIR/devices.csv:1:6: unknown column 'addr' in the header; expected some of: name, address, version, community, timeout, retries, source",
+                "DIR/devices.csv:1:6: unknown column 'addr' in the header; expected some of: name, address, version, community, user, context, timeout, retries, source",
                 "DIR/devices.csv:1:11: column 'name' appears twice in the header",
             ]
         ),
@@ -203,7 +246,7 @@ struct InventoryTests {
                 "warden.yaml": main(defaults: "{ community: \"${FLEET}\", source: 10.0.0.5 }"),
                 "devices.csv": """
                 name,address,version,timeout,retries,source
-                sw-1,192.0.2.1,3,soon,11,10.0.0.300
+                sw-1,192.0.2.1,4,soon,11,10.0.0.300
                 sw-2,192.0.2.2
                 ,192.0.2.3,,,,
                 sw-4,,,,,
@@ -214,7 +257,7 @@ struct InventoryTests {
                 """,
             ],
             [
-                "DIR/devices.csv:2:16: backend 'sw-1': version must be 1 or 2c",
+                "DIR/devices.csv:2:16: backend 'sw-1': version must be 1, 2c or 3",
                 "DIR/devices.csv:2:18: backend 'sw-1': timeout must be a duration such as 500ms, 1s or 2m",
                 "DIR/devices.csv:2:23: backend 'sw-1': retries must be from 0 to 10",
                 "DIR/devices.csv:2:26: backend 'sw-1': source '10.0.0.300' is not an IP address (10.0.0.5 or 2001:db8::5)",
@@ -278,7 +321,7 @@ struct InventoryTests {
                   - inventory: missing.csv
                     group: gone
                   - inventory: devices.txt
-                  - { inventory: devices.csv, name: x, defaults: { community: c, port: 161, version: 3, source: nowhere } }
+                  - { inventory: devices.csv, name: x, defaults: { community: c, port: 161, version: 4, source: nowhere } }
                   - { inventory: devices.csv }
                 routes: [{ name: r, users: [noc], context: "*", backend: "{context}", backend-group: gone }]
                 """,
@@ -288,8 +331,8 @@ struct InventoryTests {
                 "DIR/warden.yaml:4:16: inventory: cannot read DIR/missing.csv",
                 "DIR/warden.yaml:6:16: inventory 'devices.txt' must be a .csv, .yaml or .yml file",
                 "DIR/warden.yaml:7:31: unknown key 'name' in an inventory item; expected one of: inventory, group, defaults",
-                "DIR/warden.yaml:7:66: unknown key 'port' in the defaults of inventory 'devices.csv'; expected one of: version, community, timeout, retries, source",
-                "DIR/warden.yaml:7:86: the defaults of inventory 'devices.csv': version must be 1 or 2c",
+                "DIR/warden.yaml:7:66: unknown key 'port' in the defaults of inventory 'devices.csv'; expected one of: version, community, user, context, timeout, retries, source",
+                "DIR/warden.yaml:7:86: the defaults of inventory 'devices.csv': version must be 1, 2c or 3",
                 "DIR/warden.yaml:7:97: the defaults of inventory 'devices.csv': source 'nowhere' is not an IP address (10.0.0.5 or 2001:db8::5)",
                 "DIR/warden.yaml:8:18: inventory DIR/devices.csv is listed twice",
             ]
@@ -339,7 +382,7 @@ struct InventoryTests {
                 "c.yaml": "name: not-a-list\n",
             ],
             [
-                "DIR/b.yaml:1:38: unknown key 'colour' in a device; expected one of: name, address, version, community, timeout, retries, source",
+                "DIR/b.yaml:1:38: unknown key 'colour' in a device; expected one of: name, address, version, community, user, context, timeout, retries, source",
                 "DIR/b.yaml:3:12: 'address' must be a string",
                 "DIR/b.yaml:4:3: a device must be a mapping",
                 "DIR/b.yaml:5:3: a device needs a name",
@@ -415,6 +458,35 @@ struct InventoryTests {
                 "DIR/warden.yaml:4:37: backend 'b': 'source' does not go with 'simulate'",
                 "DIR/warden.yaml:5:73: backend 'c': source '10.0.0.5' is IPv4 but the address is IPv6",
                 "DIR/warden.yaml:5:90: backend 'c': group must not be empty",
+            ]
+        ),
+        (
+            "SNMPv3 devices: a user that is not in users:, none at all, a community, columns of v3 on a v2c device",
+            [
+                "warden.yaml": """
+                listen: [udp:127.0.0.1:1161]
+                users: [{ name: noc }, { name: keyed, auth: MD5, auth-localized-key: 00112233445566778899aabbccddeeff }]
+                backends:
+                  - { inventory: devices.csv, group: access, defaults: { community: c, user: ghost, context: "" } }
+                  - { inventory: more.csv, defaults: { user: keyed } }
+                routes: [{ name: fleet, users: [noc], context: "*", backend: "{context}", backend-group: access }]
+                """,
+                "devices.csv": """
+                name,address,version,user,context,community
+                sw-1,192.0.2.1,3,,,
+                sw-2,192.0.2.2,3,nobody,0123456789012345678901234567890123,x
+                sw-3,192.0.2.3,2c,noc,ctx,
+                """,
+                "more.csv": "name,address,version\nsw-9,192.0.2.9,3\n",
+            ],
+            [
+                "DIR/warden.yaml:4:78: the defaults of inventory 'devices.csv': no user named 'ghost' in users",
+                "DIR/warden.yaml:5:46: the defaults of inventory 'more.csv': user 'keyed' has a localized key, which is for one engine ID only: give the agent's engine-id (or give the user passphrases)",
+                "DIR/devices.csv:3:18: backend 'sw-2': no user named 'nobody' in users",
+                "DIR/devices.csv:3:25: backend 'sw-2': context must be at most 32 octets",
+                "DIR/devices.csv:3:60: backend 'sw-2': 'community' does not go with version 3 (it has a 'user')",
+                "DIR/devices.csv:4:19: backend 'sw-3': 'user' goes with version 3 only",
+                "DIR/devices.csv:4:23: backend 'sw-3': 'context' goes with version 3 only",
             ]
         ),
     ]

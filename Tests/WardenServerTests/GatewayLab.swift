@@ -37,8 +37,9 @@ final class GatewayLab {
         "AES-256", "-X", "admin-priv-pass",
     ]
 
-    /// Starts snmpd; the gateway starts with ``startGateway(extra:)``.
-    init(name: String) throws {
+    /// Starts snmpd, with `agentConfiguration(port)` appended to its snmpd.conf (`createUser` lines,
+    /// say; `port` is snmpd's); the gateway starts with ``startGateway(_:threads:fileLimit:environment:)``.
+    init(name: String, agentConfiguration: (_ port: UInt16) -> String = { _ in "" }) throws {
         self.directory = Peers.temporaryDirectory(name)
         self.backendPort = Peers.freeUDPPort()
         self.gatewayPort = Peers.freeUDPPort()
@@ -46,7 +47,8 @@ final class GatewayLab {
         self.snmpd = try Self.startAgent(
             directory: self.directory + "/snmpd",
             listen: ["udp:127.0.0.1:\(self.backendPort)"],
-            sysName: "legacy-switch"
+            sysName: "legacy-switch",
+            extraConfiguration: agentConfiguration(self.backendPort)
         )
         // The tools create their state directory on first use and say so once: not in a test's output.
         _ = try? self.direct(["1.3.6.1.2.1.1.5.0"])
@@ -54,12 +56,14 @@ final class GatewayLab {
 
     /// Starts a real snmpd on `listen` (Net-SNMP transport addresses) with its own files in
     /// `directory`, read-write community ``community``, and waits until it answers on the first.
-    /// The community is accepted only from `allowedSource`.
+    /// The community is accepted only from `allowedSource`. `extraConfiguration` is appended to
+    /// snmpd.conf.
     static func startAgent(
         directory: String,
         listen: [String],
         sysName: String,
-        allowedSource: String = "127.0.0.1"
+        allowedSource: String = "127.0.0.1",
+        extraConfiguration: String = ""
     ) throws -> PeerProcess {
         let snmpd = try #require(Peers.netSNMP("snmpd"), "Net-SNMP's snmpd is not installed (apt-get install snmpd)")
         try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
@@ -68,6 +72,7 @@ final class GatewayLab {
             rwcommunity \(Self.community) \(allowedSource)
             sysLocation Lab rack 1
             sysName \(sysName)
+            \(extraConfiguration)
 
             """
         try config.write(toFile: directory + "/snmpd.conf", atomically: true, encoding: .utf8)
