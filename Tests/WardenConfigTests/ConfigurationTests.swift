@@ -112,7 +112,7 @@ struct ConfigurationTests {
         (
             "unknown top-level key", "listen: [udp:127.0.0.1:1161]\nroutes: []\nlisten-on: x\n",
             [
-                "test.yaml:3:1: unknown key 'listen-on' in the configuration; expected one of: engine, listen, users, backends, backend-sockets, views, routes, limits, ops, audit"
+                "test.yaml:3:1: unknown key 'listen-on' in the configuration; expected one of: engine, listen, users, backends, backend-sockets, views, routes, limits, ops, audit, notifications"
             ]
         ),
         (

@@ -341,9 +341,9 @@ struct NotificationTests {
                 notifications: """
                       sources:
                         - { name: legacy, prefixes: [ 127.0.0.1/32 ], communities: [ device-community ] }
+                        - { name: ipv6, prefixes: [ "::1/128" ], communities: [ device-community ] }
                       targets:
                         - { name: dead, address: "udp:127.0.0.1:\(deadPort)", version: 2c, community: c, kind: inform }
-                        - { name: ipv6, prefixes: [ "::1/128" ], communities: [ device-community ] }
                       routes:
                         - { name: all, sources: [ legacy, ipv6 ], targets: [ dead ], ack: local }
                     """,
