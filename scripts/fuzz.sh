@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
-# Fuzz the decoder or the USM engine with libFuzzer.
+# Fuzz one target with libFuzzer.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET]     (defaults: 600, FuzzWireDecode; the others: FuzzUSMInbound,
-#                                           FuzzRequestMachine, the whole request pipeline)
+#                                           FuzzRequestMachine (the whole request pipeline),
+#                                           FuzzConfigLoader (the configuration loader, mutated YAML))
+#   FUZZ_MODE=release scripts/fuzz.sh ...  (optimised, without the address sanitizer: about ten
+#                                           times the inputs a second; Swift's own checks stay on)
+#   FUZZ_JOBS=N                            (N processes sharing the corpus; default 1)
 #
-# Builds TARGET with the fuzzer and address sanitizers into .build-fuzz/, seeds a corpus (the
-# captured Net-SNMP fixtures; for FuzzUSMInbound also one valid request per user of its engine),
-# and runs for SECONDS. A crash leaves its input in .build-fuzz/artifacts/; keep it as a regression
-# test (Tests/SNMPWireTests/Regression/ or the USM fuzz regression test).
+# Builds TARGET with the fuzzer sanitizer (and, by default, the address sanitizer) into
+# .build-fuzz/ (.build-fuzz-release/), seeds a corpus (the captured Net-SNMP fixtures; for
+# FuzzUSMInbound also one valid request per user of its engine; for FuzzConfigLoader the shipped
+# configurations), and runs for SECONDS. A crash leaves its input in the artifacts/ directory
+# there; keep it as a regression test (Tests/*/Regression/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-600}"
 target="${2:-FuzzWireDecode}"
+mode="${FUZZ_MODE:-asan}"
+jobs="${FUZZ_JOBS:-1}"
 # --sanitize=fuzzer alone instruments only the executable target; -sanitize-coverage puts the edge
 # counters into the libraries too, without which libFuzzer finds no coverage at all.
-swift build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
-    --product "$target" --scratch-path .build-fuzz
-corpus=".build-fuzz/corpus-$target"
-mkdir -p "$corpus" .build-fuzz/artifacts
-python3 - "$corpus" Tests/SNMPWireTests/Fixtures/*.hex <<'PY'
+coverage=(-Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp)
+if [ "$mode" = release ]; then
+    scratch=.build-fuzz-release
+    swift build -c release --sanitize=fuzzer "${coverage[@]}" --product "$target" --scratch-path "$scratch"
+    binary="$scratch/release/$target"
+else
+    scratch=.build-fuzz
+    swift build -c debug --sanitize=fuzzer --sanitize=address "${coverage[@]}" --product "$target" --scratch-path "$scratch"
+    binary="$scratch/debug/$target"
+fi
+corpus="$scratch/corpus-$target"
+artifacts="$scratch/artifacts"
+mkdir -p "$corpus" "$artifacts"
+if [ "$target" = FuzzConfigLoader ]; then
+    cp conf/*.yaml conf/examples/*.yaml "$corpus/" 2>/dev/null || true
+fi
+if [ "$target" != FuzzConfigLoader ]; then python3 - "$corpus" Tests/SNMPWireTests/Fixtures/*.hex <<'PY'
 import pathlib, sys
 corpus = pathlib.Path(sys.argv[1])
 for name in sys.argv[2:]:
@@ -26,6 +45,7 @@ for name in sys.argv[2:]:
     hex_text = "".join(l.strip() for l in path.read_text().splitlines() if not l.startswith("#"))
     (corpus / path.stem).write_bytes(bytes.fromhex(hex_text))
 PY
+fi
 if [ "$target" = FuzzUSMInbound ]; then export FUZZ_USM_SEEDS="$corpus"; fi
 if [ "$target" = FuzzRequestMachine ]; then
     # Records (operation, length, bytes): each captured request from a manager, then each captured
@@ -45,6 +65,13 @@ for i, request in enumerate(requests):
         (corpus / f"pipeline-{i}-{j}").write_bytes(seed)
 PY
 fi
-SWIFT_BACKTRACE=enable=no ".build-fuzz/debug/$target" "$corpus" \
-    -max_total_time="$seconds" -max_len=2048 -print_final_stats=1 \
-    -artifact_prefix=.build-fuzz/artifacts/
+max_len=2048
+if [ "$target" = FuzzConfigLoader ]; then max_len=8192; fi
+if [ "$jobs" -gt 1 ]; then
+    # -fork keeps going after a crash is found and sums the statistics of its children.
+    SWIFT_BACKTRACE=enable=no "$binary" "$corpus" -fork="$jobs" -ignore_crashes=1 \
+        -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$artifacts/"
+else
+    SWIFT_BACKTRACE=enable=no "$binary" "$corpus" \
+        -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$artifacts/"
+fi
