@@ -18,7 +18,8 @@ public enum FuzzConfigLoaderCheck {
 
     public static func run(_ bytes: UnsafeRawBufferPointer) throws(Violation) {
         let text = String(decoding: bytes, as: UTF8.self)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+        // YAML's line breaks: LF, CR, CRLF, and (YAML 1.1) NEL, LS, PS; one more to be generous.
+        let lines = text.reduce(1) { $1.isNewline ? $0 + 1 : $0 } + 1
         do {
             let configuration = try ConfigurationLoader.parse(
                 yaml: text,

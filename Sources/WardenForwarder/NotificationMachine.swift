@@ -447,13 +447,15 @@ public final class NotificationMachine {
     private func isRepeat<Sink: NotificationActionSink>(_ inform: IncomingInform, into sink: inout Sink) -> Bool {
         if let current = self.informsInFlight[inform.key] {
             self.counters.duplicateInforms &+= 1
-            if current.acknowledged { self.acknowledge(inform, into: &sink) }
+            if current.acknowledged { self.answer(inform, into: &sink) }
             return true
         }
         if let expiry = self.recentlyAcknowledged[inform.key] {
             if expiry > self.now {
+                // Acknowledged before, and the acknowledgement was lost: answer this copy again
+                // (its own msgID), without counting a second acknowledgement.
                 self.counters.duplicateInforms &+= 1
-                self.acknowledge(inform, into: &sink)
+                self.answer(inform, into: &sink)
                 return true
             }
             self.recentlyAcknowledged[inform.key] = nil
@@ -528,15 +530,22 @@ public final class NotificationMachine {
         if let inform {
             self.informsInFlight[inform.key] = inform
         }
+        var trapsSent = 0
         var informTargets = 0
         for (target, varbinds) in chosen {
-            if self.send(varbinds, to: self.targetSlots[target], origin: inform, into: &sink) {
-                informTargets += 1
+            let slot = self.targetSlots[target]
+            if self.states[slot].target.kind == .inform { informTargets += 1 }
+            switch self.send(varbinds, to: slot, origin: inform, into: &sink) {
+            case .inform: break
+            case .trap: trapsSent += 1
+            case .notSent: break
             }
         }
         guard let inform else { return }
-        if local || informTargets == 0 {
-            // `ack: local`, or only traps went out: nothing downstream can acknowledge.
+        if local || (informTargets == 0 && trapsSent > 0) {
+            // `ack: local`, or the routes name only trap targets and the traps went out: nothing
+            // downstream can acknowledge. An inform that went nowhere (every inform target full,
+            // the only target its own sender) is not acknowledged: the device will try again.
             self.acknowledge(inform, locally: true, into: &sink)
         }
         if inform.outstanding == 0 {
@@ -545,34 +554,38 @@ public final class NotificationMachine {
         self.rearm(into: &sink)
     }
 
-    /// Sends to one target; true when an inform went out (and its acknowledgement will count).
+    enum Sent {
+        case trap, inform, notSent
+    }
+
+    /// Sends to one target: a trap, an inform (whose acknowledgement will count), or nothing.
     private func send<Sink: NotificationActionSink>(
         _ varbinds: [VarBind],
         to slot: Int,
         origin: IncomingInform?,
         into sink: inout Sink
-    ) -> Bool {
+    ) -> Sent {
         let state = self.states[slot]
         let target = state.target
         switch (target.version, target.kind) {
         case (.v1, _):
             guard let trap = NotificationTranslation.v1Trap(from: varbinds) else {
                 state.counters.counter64Dropped &+= 1
-                return false
+                return .notSent
             }
             self.counters.translatedV2ToV1 &+= 1
             var buffer = ByteBuffer()
             buffer.writeCommunityMessage(CommunityMessage(version: .v1, community: target.community, pdu: .trapV1(trap)))
             state.counters.traps &+= 1
             sink.perform(.send(buffer, to: target.address))
-            return false
+            return .trap
         case (_, .trap):
             let id = self.allocateID()
             let pdu = PDU(type: .trapV2, requestID: id, varbinds: varbinds)
             var buffer = ByteBuffer()
             if target.version == .v3 {
                 // In place: the session (its keys, its salt sequence) is not copied per trap.
-                guard state.session != nil else { return false }
+                guard state.session != nil else { return .notSent }
                 do {
                     try state.session!.synchronise(
                         engineID: self.engine.identity.engineID,
@@ -581,7 +594,7 @@ public final class NotificationMachine {
                         now: self.seconds
                     )
                 } catch {
-                    return false
+                    return .notSent
                 }
                 buffer.reserveCapacity(256 + 16 * varbinds.count)
                 state.session!.encodeRequest(pdu, messageID: id, now: self.seconds, into: &buffer)
@@ -590,12 +603,13 @@ public final class NotificationMachine {
             }
             state.counters.traps &+= 1
             sink.perform(.send(buffer, to: target.address))
-            return false
+            return .trap
         case (_, .inform):
             guard state.pending.count < target.maxPending else {
                 state.counters.overflows &+= 1
-                return false
+                return .notSent
             }
+            guard target.version != .v3 || state.session != nil else { return .notSent }
             let id = self.allocateID()
             var pending = PendingInform(
                 target: target,
@@ -613,7 +627,7 @@ public final class NotificationMachine {
             state.counters.informs &+= 1
             sink.perform(.send(pending.datagram, to: target.address))
             self.heap.push(DeadlineHeap.Entry(deadline: pending.deadline, socket: Int32(slot), requestID: id))
-            return true
+            return .inform
         }
     }
 
@@ -747,6 +761,11 @@ public final class NotificationMachine {
             }
             self.remember(inform.key)
         }
+        self.answer(inform, into: &sink)
+    }
+
+    /// Sends the Response to a device's inform (or to its retransmission), counting nothing.
+    private func answer<Sink: NotificationActionSink>(_ inform: IncomingInform, into sink: inout Sink) {
         let response = PDU(type: .response, requestID: inform.requestID, varbinds: inform.varbinds)
         var buffer = ByteBuffer()
         switch inform.reply {
