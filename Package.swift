@@ -31,6 +31,7 @@ let package = Package(
         .executable(name: "FuzzUSMInbound", targets: ["FuzzUSMInbound"]),
         .executable(name: "FuzzRequestMachine", targets: ["FuzzRequestMachine"]),
         .executable(name: "FuzzConfigLoader", targets: ["FuzzConfigLoader"]),
+        .executable(name: "FuzzNotificationMachine", targets: ["FuzzNotificationMachine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -131,6 +132,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "FuzzRequestMachine",
+            dependencies: ["WardenForwarder", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .executableTarget(
+            name: "FuzzNotificationMachine",
             dependencies: ["WardenForwarder", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .executableTarget(

@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET]     (defaults: 600, FuzzWireDecode; the others: FuzzUSMInbound,
 #                                           FuzzRequestMachine (the whole request pipeline),
-#                                           FuzzConfigLoader (the configuration loader, mutated YAML))
+#                                           FuzzConfigLoader (the configuration loader, mutated YAML),
+#                                           FuzzNotificationMachine (the notification relay))
 #   FUZZ_MODE=release scripts/fuzz.sh ...  (optimised, without the address sanitizer: about ten
 #                                           times the inputs a second; Swift's own checks stay on)
 #   FUZZ_JOBS=N                            (N processes sharing the corpus; default 1)
@@ -37,7 +38,7 @@ mkdir -p "$corpus" "$artifacts"
 if [ "$target" = FuzzConfigLoader ]; then
     cp conf/*.yaml conf/examples/*.yaml "$corpus/" 2>/dev/null || true
 fi
-if [ "$target" != FuzzConfigLoader ]; then python3 - "$corpus" Tests/SNMPWireTests/Fixtures/*.hex <<'PY'
+if [ "$target" != FuzzConfigLoader ] && [ "$target" != FuzzNotificationMachine ]; then python3 - "$corpus" Tests/SNMPWireTests/Fixtures/*.hex <<'PY'
 import pathlib, sys
 corpus = pathlib.Path(sys.argv[1])
 for name in sys.argv[2:]:
@@ -64,6 +65,43 @@ for i, request in enumerate(requests):
         seed = record(0, request) + record(1 + 3 * (j % 4), response) + record(2, b"") + record(1, response)
         (corpus / f"pipeline-{i}-{j}").write_bytes(seed)
 PY
+fi
+if [ "$target" = FuzzNotificationMachine ]; then
+    # Records (operation, length, bytes), as FuzzNotificationMachineCheck reads them: a v2c trap, a
+    # v2c inform and its receiver's acknowledgement, a v1 trap, timer ticks.
+    python3 - "$corpus" <<'SEEDS'
+import pathlib, struct, sys
+corpus = pathlib.Path(sys.argv[1])
+def tlv(tag, body):
+    n = len(body)
+    return bytes([tag]) + (bytes([n]) if n < 128 else bytes([0x81, n]) if n < 256 else bytes([0x82, n >> 8, n & 255])) + body
+def oid(text):
+    arcs = [int(a) for a in text.split(".")]
+    out = bytes([40 * arcs[0] + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]; arc >>= 7
+        while arc: chunk.insert(0, 0x80 | (arc & 0x7F)); arc >>= 7
+        out += bytes(chunk)
+    return tlv(6, out)
+def vb(name, value): return tlv(0x30, oid(name) + value)
+def v2(pdu_tag, trap_oid, community=b"public", request_id=7):
+    varbinds = vb("1.3.6.1.2.1.1.3.0", tlv(0x43, b"\x01\x00")) + vb("1.3.6.1.6.3.1.1.4.1.0", oid(trap_oid)) \
+        + vb("1.3.6.1.2.1.2.2.1.1.3", tlv(2, b"\x03")) + vb("1.3.6.1.2.1.2.2.1.2.3", tlv(4, b"port-3"))
+    pdu = tlv(pdu_tag, tlv(2, bytes([request_id])) + tlv(2, b"\x00") + tlv(2, b"\x00") + tlv(0x30, varbinds))
+    return tlv(0x30, tlv(2, b"\x01") + tlv(4, community) + pdu)
+v1 = tlv(0x30, tlv(2, b"\x00") + tlv(4, b"public") + tlv(0xA4, oid("1.3.6.1.4.1.9") + tlv(0x40, bytes([192, 0, 2, 10]))
+    + tlv(2, b"\x06") + tlv(2, b"\x05") + tlv(0x43, b"\x64") + tlv(0x30, vb("1.3.6.1.2.1.2.2.1.1.3", tlv(2, b"\x03")))))
+ack = tlv(0x30, tlv(2, b"\x01") + tlv(4, b"nms") + tlv(0xA2, tlv(2, b"\x01") + tlv(2, b"\x00") + tlv(2, b"\x00") + tlv(0x30, b"")))
+record = lambda op, data: struct.pack(">BH", op, len(data)) + data
+seeds = {
+    "trap": record(0, v2(0xA7, "1.3.6.1.6.3.1.1.5.3")),
+    "inform-ack": record(0, v2(0xA6, "1.3.6.1.4.1.9.0.7")) + record(1, ack) + record(2, b""),
+    "inform-timeout": record(0, v2(0xA6, "1.3.6.1.6.3.1.1.5.4")) + record(200, b"") + record(200, b"") + record(0, v2(0xA6, "1.3.6.1.6.3.1.1.5.4")),
+    "v1": record(0, v1) + record(3, v1),
+}
+for name, data in seeds.items():
+    (corpus / f"notification-{name}").write_bytes(data)
+SEEDS
 fi
 max_len=2048
 if [ "$target" = FuzzConfigLoader ]; then max_len=8192; fi
