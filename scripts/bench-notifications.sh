@@ -8,6 +8,8 @@
 # order snmptrapd, snmpwarden, snmpwarden, snmptrapd, so that the VM's drift falls on both alike.
 #
 #   scripts/bench-notifications.sh [SECONDS] [ROUNDS]     # default 5 s, 2 rounds
+#   SNMPTRAPD_LOG=1 scripts/bench-notifications.sh ...     # snmptrapd also logs each trap to a
+#                                                          # file, as it does by default
 #
 # Needs: the Swift toolchain, `apt-get install snmp snmpd snmptrapd`, python3.
 set -euo pipefail
@@ -95,11 +97,18 @@ run_one() { # name pid port -> "sent delivered cpu_seconds"
 
 # snmptrapd: forward as it is (no translation, no crypto).
 TRAPD=$(free_port)
-cat > "$WORK/trapd.conf" <<EOF
+if [ "${SNMPTRAPD_LOG:-0}" = 1 ]; then
+    cat > "$WORK/trapd.conf" <<EOF
+authCommunity log,net public
+forward default udp:127.0.0.1:$SINKPORT
+EOF
+else
+    cat > "$WORK/trapd.conf" <<EOF
 authCommunity net public
 doNotLogTraps yes
 forward default udp:127.0.0.1:$SINKPORT
 EOF
+fi
 "$SNMPTRAPD" -f -C -c "$WORK/trapd.conf" -n -On -t -Lf "$WORK/trapd.log" "udp:127.0.0.1:$TRAPD" & PIDS+=($!); TRAPDPID=$!
 
 # snmpwarden: v2c in, SNMPv3 authPriv SHA/AES trap out.
