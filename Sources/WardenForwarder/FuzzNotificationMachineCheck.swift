@@ -39,10 +39,12 @@ public enum FuzzNotificationMachineCheck {
         try! SocketAddress(ipAddress: "192.0.2.53", port: 162),
     ]
     static let maxPending = 8
+    /// Localized keys, not passphrases: a machine is built per input, and a passphrase costs a
+    /// millisecond of hashing each time.
     static let user = USMUserConfiguration(
         name: "nms",
-        auth: (.sha1, .passphrase(Array("nms-auth-pass".utf8))),
-        privacy: (.aes128, .passphrase(Array("nms-priv-pass".utf8)))
+        auth: (.sha1, .localizedKey([UInt8](repeating: 0x11, count: 20))),
+        privacy: (.aes128, .localizedKey([UInt8](repeating: 0x22, count: 20)))
     )
 
     static func snapshot() -> NotificationSnapshot {
