@@ -22,10 +22,15 @@ struct ShippedDemoTests {
         let directory = Peers.temporaryDirectory("demo")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let port = Peers.freeUDPPort()
+        let trapPort = Peers.freeUDPPort()
+        let receiverPort = Peers.freeUDPPort()
         let opsPort = Peers.freeTCPPort()
         var text = try String(contentsOfFile: Self.repository + "/conf/snmpwarden.yaml", encoding: .utf8)
         #expect(text.contains("16161") && text.contains("tcp:127.0.0.1:9161"))
+        #expect(text.contains("udp:127.0.0.1:16162") && text.contains("udp:127.0.0.1:16163"))
         text = text.replacingOccurrences(of: "16161", with: "\(port)")
+            .replacingOccurrences(of: "16162", with: "\(trapPort)")
+            .replacingOccurrences(of: "16163", with: "\(receiverPort)")
             .replacingOccurrences(of: "tcp:127.0.0.1:9161", with: "tcp:127.0.0.1:\(opsPort)")
             .replacingOccurrences(of: "state-dir: state", with: "state-dir: \(directory)/state")
             .replacingOccurrences(of: "simulate: demo.snmprec", with: "simulate: \(Self.repository)/conf/demo.snmprec")
@@ -59,5 +64,27 @@ struct ShippedDemoTests {
         #expect(try Peers.http("GET /readyz HTTP/1.1\\r\\nHost: x\\r\\n" + close, port: opsPort).status == 200)
         let metrics = try Peers.http("GET /metrics HTTP/1.1\\r\\nHost: x\\r\\n" + close, port: opsPort).body
         #expect(metrics.contains("snmpwarden_requests_total{route=\"demo\",pdu=\"getnext\",outcome=\"ok\"}"), "\(metrics)")
+
+        // The README's notification lines: snmptrapd receives the trap as an SNMPv3 inform.
+        try "createUser demo SHA-256 demo-auth-pass AES demo-priv-pass\nauthUser log demo priv\n".write(
+            toFile: directory + "/demo-trapd.conf",
+            atomically: true,
+            encoding: .utf8
+        )
+        let receiver = try PeerProcess(
+            try #require(Peers.netSNMP("snmptrapd")),
+            ["-f", "-Lo", "-C", "-c", directory + "/demo-trapd.conf", "-n", "udp:127.0.0.1:\(receiverPort)"],
+            environment: environment
+        )
+        defer { receiver.stop() }
+        try #require(receiver.waitForLine(containing: "NET-SNMP version") != nil, "\(receiver.output)")
+        let trap = try Peers.run(
+            try #require(Peers.netSNMP("snmptrap")),
+            ["-v", "2c", "-c", "demo-traps", "udp:127.0.0.1:\(trapPort)", "", "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.3", "i", "3"],
+            environment: environment
+        )
+        #expect(trap.status == 0, "\(trap.output)")
+        // snmptrapd's default format: the transport line, then the varbinds with snmpTrapOID.0's value.
+        #expect(receiver.waitForLine(containing: "6.3.1.1.5.3", timeout: 10) != nil, "\(receiver.output)")
     }
 }
