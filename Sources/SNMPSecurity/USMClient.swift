@@ -177,7 +177,9 @@ public struct USMClient {
             guard let scoped = message.scopedPDU else { return .invalid("noAuthNoPriv message with encrypted data") }
             let kind = scoped.pdu.varbinds.first.flatMap { USMReportKind(reportOID: $0.oid) }
             if scoped.pdu.type == .report {
-                if kind == .unknownEngineIDs, self.engineID == nil || self.engineID == engineID {
+                // Only while no engine is known: an unauthenticated Report must not move a known
+                // engine's clock (RFC 3414 §3.2 step 7b learns it from authentic messages only).
+                if kind == .unknownEngineIDs, self.engineID == nil {
                     do {
                         try self.synchronise(
                             engineID: engineID,

@@ -59,6 +59,18 @@ public struct USMNotificationReceiver {
         return other
     }
 
+    /// This receiver (a reload's new users and engine IDs) with the clocks and counters `previous`
+    /// learned, for the engine IDs both know: a reload must not accept a trap the running receiver
+    /// would refuse as old (RFC 3414 §3.2 step 7b).
+    public func keepingClocks(of previous: USMNotificationReceiver) -> USMNotificationReceiver {
+        var next = self
+        for (engineID, clock) in previous.clocks where next.clocks[engineID] != nil {
+            next.clocks[engineID] = clock
+        }
+        next.statistics = previous.statistics
+        return next
+    }
+
     /// Whether `engineID` is one this receiver accepts traps from.
     public func knows(engineID: ByteBuffer) -> Bool {
         self.clocks[Array(engineID.readableBytesView)] != nil

@@ -38,17 +38,6 @@ final class AgentSession {
         return self.address == agent.address && self.settings.user == usm.user && self.settings.engineID == usm.engineID
     }
 
-    /// Forgets the agent's engine (it answered from another engine ID: the device was replaced or
-    /// re-initialised) and learns the new one from `report`, an unknownEngineIDs Report. Returns
-    /// whether the new engine is known now.
-    func rediscover(from report: SNMPv3Message, datagram: ByteBuffer, now: Int64) -> Bool {
-        self.client = Self.client(self.settings, loopIndex: self.loopIndex, now: now)
-        guard case .report(_, .unknownEngineIDs, _) = self.client.receive(report, datagram: datagram, now: now) else {
-            return false
-        }
-        return self.client.engineID != nil
-    }
-
     /// A fresh client; with an engine ID known beforehand it is taken as the engine with boots
     /// and time 0, so that the agent's first answer is the usmStatsNotInTimeWindows Report that
     /// tells the client its boots and time (RFC 3414 §4).

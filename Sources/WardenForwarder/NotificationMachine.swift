@@ -152,8 +152,16 @@ public final class NotificationMachine {
         var requestID: Int32
     }
 
+    /// A target's USM state, shared by the informs sent under it: a reload that changes the
+    /// receiver gives the target a new one, and informs in flight keep theirs.
+    final class Session {
+        var client: USMClient
+        init(_ client: USMClient) { self.client = client }
+    }
+
     struct PendingInform {
         var target: NotificationSnapshot.Target
+        var session: Session?
         var datagram: ByteBuffer
         var varbinds: [VarBind]
         var deadline: Int64
@@ -166,13 +174,17 @@ public final class NotificationMachine {
 
     final class TargetState {
         var target: NotificationSnapshot.Target
-        var session: USMClient?
+        var session: Session?
         var pending: [Int32: PendingInform] = [:]
         var counters = NotificationTargetCounters()
 
         init(target: NotificationSnapshot.Target) {
             self.target = target
-            self.session = target.user.flatMap { try? USMClient(user: $0) }
+            self.session = Self.session(for: target)
+        }
+
+        static func session(for target: NotificationSnapshot.Target) -> Session? {
+            target.user.flatMap { try? USMClient(user: $0) }.map(Session.init)
         }
     }
 
@@ -188,7 +200,7 @@ public final class NotificationMachine {
     private var armed: Int64?
     private var informsInFlight: [InformKey: IncomingInform] = [:]
     /// Informs acknowledged lately, to answer a retransmission whose acknowledgement was lost.
-    private var recentlyAcknowledged: [InformKey: Int64] = [:]
+    private var recentlyAcknowledged: [InformKey: (expiry: Int64, varbinds: Int)] = [:]
     static let recentCapacity = 4096
     static let recentLifetime: Int64 = 120_000_000_000
     /// Resends after Reports, per inform.
@@ -200,6 +212,8 @@ public final class NotificationMachine {
     }
     private var buckets: [IPAddressBits: Bucket] = [:]
     static let bucketCapacity = 65_536
+    /// The key new sources share while the table is full (not an address: the IPv6 flag with IPv4 bits).
+    static let overflowBucket = IPAddressBits(high: UInt64.max, low: UInt64.max, isIPv4: false)
 
     public init(
         snapshot: NotificationSnapshot,
@@ -225,7 +239,9 @@ public final class NotificationMachine {
     ) {
         self.snapshot = snapshot
         self.engine = self.engine.replacingUsers(with: engine)
-        self.trapReceiver = trapReceiver
+        // The senders' clocks go on (RFC 3414 §3.2 step 7b): a reload must not reopen the window
+        // for replayed traps.
+        self.trapReceiver = trapReceiver.keepingClocks(of: self.trapReceiver)
         self.adopt(snapshot)
     }
 
@@ -234,7 +250,7 @@ public final class NotificationMachine {
             if let slot = self.slots[target.name] {
                 let state = self.states[slot]
                 if !state.target.isSameReceiver(as: target) {
-                    state.session = target.user.flatMap { try? USMClient(user: $0) }
+                    state.session = TargetState.session(for: target)
                 }
                 state.target = target
                 return slot
@@ -285,17 +301,17 @@ public final class NotificationMachine {
         self.now = now
         self.counters.inPackets &+= 1
         let address = RequestMachine.addressBits(endpoint.remote)
-        guard self.allow(address) else {
-            self.counters[.rateLimited] &+= 1
-            return
-        }
-        // Strangers cost nothing: no decoding, no cryptography, no Report.
+        // Strangers cost nothing: no bucket, no decoding, no cryptography, no Report.
         var candidates: [Int] = []
         for (index, source) in self.snapshot.sources.enumerated() where source.contains(address) {
             candidates.append(index)
         }
         guard !candidates.isEmpty else {
             self.counters[.unknownSource] &+= 1
+            return
+        }
+        guard self.allow(address) else {
+            self.counters[.rateLimited] &+= 1
             return
         }
         let message: SNMPMessage
@@ -326,9 +342,13 @@ public final class NotificationMachine {
         }
         switch (message.version, message.pdu) {
         case (.v1, .trapV1(let trap)):
+            guard let varbinds = NotificationTranslation.v2Varbinds(from: trap, community: nil) else {
+                // generic-trap outside 0…6, or an enterprise too long for its specific-trap.
+                self.counters[.malformed] &+= 1
+                return
+            }
             self.counters.receivedV1Traps &+= 1
             self.counters.translatedV1ToV2 &+= 1
-            let varbinds = NotificationTranslation.v2Varbinds(from: trap, community: nil)
             self.dispatch(
                 varbinds,
                 v1Trap: (trap, message.community),
@@ -445,13 +465,15 @@ public final class NotificationMachine {
 
     /// A device's retransmission of an inform in hand: acknowledged again if it was, else ignored.
     private func isRepeat<Sink: NotificationActionSink>(_ inform: IncomingInform, into sink: inout Sink) -> Bool {
-        if let current = self.informsInFlight[inform.key] {
+        // The same source, request-id and varbinds: a retransmission. Another inform that reuses
+        // the request-id (a device that restarted its counter) is a new one.
+        if let current = self.informsInFlight[inform.key], current.varbinds == inform.varbinds {
             self.counters.duplicateInforms &+= 1
             if current.acknowledged { self.answer(inform, into: &sink) }
             return true
         }
-        if let expiry = self.recentlyAcknowledged[inform.key] {
-            if expiry > self.now {
+        if let (expiry, digest) = self.recentlyAcknowledged[inform.key] {
+            if expiry > self.now && digest == inform.varbinds.hashValue {
                 // Acknowledged before, and the acknowledgement was lost: answer this copy again
                 // (its own msgID), without counting a second acknowledgement.
                 self.counters.duplicateInforms &+= 1
@@ -497,9 +519,11 @@ public final class NotificationMachine {
         for route in self.snapshot.routes where !route.sources.isDisjoint(with: sources) {
             matched = true
             var input = base
-            if route.communityVarbind, let v1Trap {
-                input = NotificationTranslation.v2Varbinds(from: v1Trap.trap, community: v1Trap.community)
-                NotificationTranslation.attribute(&input, transportSource: transportSource)
+            if route.communityVarbind, let v1Trap,
+                var withCommunity = NotificationTranslation.v2Varbinds(from: v1Trap.trap, community: v1Trap.community)
+            {
+                NotificationTranslation.attribute(&withCommunity, transportSource: transportSource)
+                input = withCommunity
             }
             guard let filtered = NotificationTranslation.filter(input, view: route.view, rewrites: route.rewrites)
             else { continue }
@@ -541,6 +565,7 @@ public final class NotificationMachine {
             case .notSent: break
             }
         }
+        self.rearm(into: &sink)
         guard let inform else { return }
         if local || (informTargets == 0 && trapsSent > 0) {
             // `ack: local`, or the routes name only trap targets and the traps went out: nothing
@@ -551,7 +576,6 @@ public final class NotificationMachine {
         if inform.outstanding == 0 {
             self.informsInFlight[inform.key] = nil
         }
-        self.rearm(into: &sink)
     }
 
     enum Sent {
@@ -585,9 +609,9 @@ public final class NotificationMachine {
             var buffer = ByteBuffer()
             if target.version == .v3 {
                 // In place: the session (its keys, its salt sequence) is not copied per trap.
-                guard state.session != nil else { return .notSent }
+                guard let session = state.session else { return .notSent }
                 do {
-                    try state.session!.synchronise(
+                    try session.client.synchronise(
                         engineID: self.engine.identity.engineID,
                         boots: self.engine.identity.boots,
                         time: self.engineTime(),
@@ -597,7 +621,7 @@ public final class NotificationMachine {
                     return .notSent
                 }
                 buffer.reserveCapacity(256 + 16 * varbinds.count)
-                state.session!.encodeRequest(pdu, messageID: id, now: self.seconds, into: &buffer)
+                session.client.encodeRequest(pdu, messageID: id, now: self.seconds, into: &buffer)
             } else {
                 buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: target.community, pdu: .pdu(pdu)))
             }
@@ -613,6 +637,7 @@ public final class NotificationMachine {
             let id = self.allocateID()
             var pending = PendingInform(
                 target: target,
+                session: state.session,
                 datagram: ByteBuffer(),
                 varbinds: varbinds,
                 deadline: self.now + target.timeout,
@@ -620,7 +645,7 @@ public final class NotificationMachine {
                 retriesLeft: target.retries,
                 origin: origin
             )
-            pending.datagram = self.encodeInform(pending, id: id, state: state)
+            pending.datagram = self.encodeInform(pending, id: id, counters: &state.counters)
             state.pending[id] = pending
             self.pendingByID[id] = slot
             origin?.outstanding += 1
@@ -632,33 +657,35 @@ public final class NotificationMachine {
     }
 
     /// The inform as it goes out now: for SNMPv3, a discovery probe until the receiver's engine is known.
-    private func encodeInform(_ pending: PendingInform, id: Int32, state: TargetState) -> ByteBuffer {
+    private func encodeInform(_ pending: PendingInform, id: Int32, counters: inout NotificationTargetCounters) -> ByteBuffer {
         let pdu = PDU(type: .inform, requestID: id, varbinds: pending.varbinds)
         var buffer = ByteBuffer()
-        guard state.target.version == .v3 else {
-            buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: state.target.community, pdu: .pdu(pdu)))
+        guard pending.target.version == .v3 else {
+            buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: pending.target.community, pdu: .pdu(pdu)))
             return buffer
         }
-        guard var session = state.session else { return buffer }
-        if session.engineID == nil, let known = state.target.engineID {
+        guard let session = pending.session else { return buffer }
+        if session.client.engineID == nil, let known = pending.target.engineID {
             // Known beforehand: boots and time come from the receiver's notInTimeWindow Report.
-            try? session.synchronise(engineID: known, boots: 0, time: 0, now: self.seconds)
+            try? session.client.synchronise(engineID: known, boots: 0, time: 0, now: self.seconds)
         }
-        if session.engineID == nil {
-            state.counters.discoveries &+= 1
-            state.session = session
+        if session.client.engineID == nil {
+            counters.discoveries &+= 1
             return USMClient.discoveryRequest(messageID: id, requestID: id)
         }
-        session.encodeRequest(pdu, messageID: id, now: self.seconds, into: &buffer)
-        state.session = session
+        buffer.reserveCapacity(256 + 16 * pending.varbinds.count)
+        session.client.encodeRequest(pdu, messageID: id, now: self.seconds, into: &buffer)
         return buffer
     }
 
+    /// A request-id (and msgID) not pending: random, so that a spoofer off the path cannot guess
+    /// the one an acknowledgement or a Report must carry.
     private func allocateID() -> Int32 {
+        var id: Int32
         repeat {
-            self.nextID = self.nextID == Int32.max ? 1 : self.nextID + 1
-        } while self.pendingByID[self.nextID] != nil
-        return self.nextID
+            id = Int32.random(in: 1...Int32.max)
+        } while self.pendingByID[id] != nil
+        return id
     }
 
     // MARK: - From receivers
@@ -689,14 +716,15 @@ public final class NotificationMachine {
             guard let slot = self.pendingByID[v3.messageID] else { return }
             let state = self.states[slot]
             guard var pending = state.pending[v3.messageID], pending.target.address == source,
-                pending.target.version == .v3, var session = state.session
+                pending.target.version == .v3, let session = pending.session
             else {
                 state.counters.invalidAnswers &+= 1
                 return
             }
-            let event = session.receive(datagram, now: self.seconds)
-            state.session = session
             let id = v3.messageID
+            let known = session.client.engineID
+            let authenticated = v3.flags.contains(.authenticated)
+            let event = session.client.receive(datagram, now: self.seconds)
             switch event {
             case .invalid:
                 state.counters.invalidAnswers &+= 1
@@ -706,15 +734,34 @@ public final class NotificationMachine {
                     return
                 }
                 self.finish(slot: slot, id: id, acknowledged: true, into: &sink)
-            case .report(_, let kind, _) where kind == .unknownEngineIDs || kind == .notInTimeWindows:
-                // Discovered, or resynchronised: send it again, encoded for the engine as now known.
+            case .report(_, let kind, _)
+            where kind == .unknownEngineIDs || kind == .notInTimeWindows:
+                // Discovered, resynchronised, or the receiver's engine changed. An unauthenticated
+                // Report is believed only for discovery; one that names another engine than the
+                // one known makes us discover again (a fresh probe, not the Report's word), unless
+                // the engine ID is configured.
+                if kind == .unknownEngineIDs, let known, v3.usm?.authoritativeEngineID != ByteBuffer(bytes: known) {
+                    guard pending.target.engineID == nil else {
+                        state.counters.reports &+= 1
+                        self.finish(slot: slot, id: id, acknowledged: false, into: &sink)
+                        return
+                    }
+                    if let fresh = TargetState.session(for: pending.target) {
+                        pending.session = fresh
+                        if state.session === session { state.session = fresh }
+                    }
+                } else if kind == .notInTimeWindows && !authenticated && known != nil {
+                    // Not from the receiver's keys: a resend would not change anything.
+                    state.counters.invalidAnswers &+= 1
+                    return
+                }
                 guard pending.resends < Self.maximumResends else {
                     state.counters.reports &+= 1
                     self.finish(slot: slot, id: id, acknowledged: false, into: &sink)
                     return
                 }
                 pending.resends += 1
-                pending.datagram = self.encodeInform(pending, id: id, state: state)
+                pending.datagram = self.encodeInform(pending, id: id, counters: &state.counters)
                 pending.retriesLeft = pending.target.retries
                 pending.deadline = self.now + pending.target.timeout
                 pending.sentAt = self.now
@@ -723,8 +770,13 @@ public final class NotificationMachine {
                 self.heap.push(DeadlineHeap.Entry(deadline: pending.deadline, socket: Int32(slot), requestID: id))
                 self.rearm(into: &sink)
             case .report:
+                // wrongDigests, unknownUserNames… (unauthenticated by nature, RFC 3412 §7.1):
+                // counted, so that an operator sees the wrong key; the inform ends by its timeout,
+                // not on a Report anyone on the path could forge.
                 state.counters.reports &+= 1
-                self.finish(slot: slot, id: id, acknowledged: false, into: &sink)
+                if authenticated || known == nil {
+                    self.finish(slot: slot, id: id, acknowledged: false, into: &sink)
+                }
             }
         }
     }
@@ -759,7 +811,7 @@ public final class NotificationMachine {
             } else {
                 self.counters.acknowledgedForwarded &+= 1
             }
-            self.remember(inform.key)
+            self.remember(inform)
         }
         self.answer(inform, into: &sink)
     }
@@ -778,13 +830,13 @@ public final class NotificationMachine {
         sink.perform(.reply(buffer, to: inform.endpoint))
     }
 
-    private func remember(_ key: InformKey) {
+    private func remember(_ inform: IncomingInform) {
         if self.recentlyAcknowledged.count >= Self.recentCapacity {
             let now = self.now
-            self.recentlyAcknowledged = self.recentlyAcknowledged.filter { $0.value > now }
+            self.recentlyAcknowledged = self.recentlyAcknowledged.filter { $0.value.expiry > now }
             if self.recentlyAcknowledged.count >= Self.recentCapacity { self.recentlyAcknowledged.removeAll() }
         }
-        self.recentlyAcknowledged[key] = self.now + Self.recentLifetime
+        self.recentlyAcknowledged[inform.key] = (self.now + Self.recentLifetime, inform.varbinds.hashValue)
     }
 
     // MARK: - Time
@@ -830,21 +882,26 @@ public final class NotificationMachine {
 
     // MARK: - Storms
 
-    /// A token bucket per source address; the table is bounded (idle sources go first).
-    private func allow(_ address: IPAddressBits) -> Bool {
+    /// A token bucket per allowed source (an IPv4 address, an IPv6 /64). The table is bounded: when
+    /// it is full of sources that are not idle, a new source shares one overflow bucket, so that no
+    /// flood of addresses can refill a storming device's bucket.
+    private func allow(_ source: IPAddressBits) -> Bool {
         let rate = Double(self.snapshot.sourceRate)
         let burst = Double(self.snapshot.sourceBurst)
+        var address = source
+        if !address.isIPv4 { address.low = 0 }
+        if self.buckets[address] == nil && self.buckets.count >= Self.bucketCapacity {
+            let now = self.now
+            // Forget the sources whose bucket has refilled (they have been quiet).
+            self.buckets = self.buckets.filter { Double(now - $0.value.updated) / 1e9 * rate + $0.value.tokens < burst }
+            if self.buckets.count >= Self.bucketCapacity { address = Self.overflowBucket }
+        }
         var bucket = self.buckets[address] ?? Bucket(tokens: burst, updated: self.now)
         let elapsed = Double(max(0, self.now - bucket.updated)) / 1e9
         bucket.tokens = min(burst, bucket.tokens + elapsed * rate)
         bucket.updated = self.now
         let allowed = bucket.tokens >= 1
         if allowed { bucket.tokens -= 1 }
-        if self.buckets[address] == nil && self.buckets.count >= Self.bucketCapacity {
-            let now = self.now
-            self.buckets = self.buckets.filter { Double(now - $0.value.updated) / 1e9 * rate + $0.value.tokens < burst }
-            if self.buckets.count >= Self.bucketCapacity { self.buckets.removeAll(keepingCapacity: true) }
-        }
         self.buckets[address] = bucket
         return allowed
     }

@@ -88,7 +88,7 @@ public final class NotificationSnapshot: Sendable {
         /// Whether `other` talks to the same receiver the same way (its session can be kept).
         func isSameReceiver(as other: Target) -> Bool {
             self.address == other.address && self.version == other.version && self.user == other.user
-                && self.engineID == other.engineID && self.community == other.community
+                && self.engineID == other.engineID && self.community == other.community && self.kind == other.kind
         }
     }
 

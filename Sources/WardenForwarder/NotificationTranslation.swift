@@ -46,11 +46,14 @@ public enum NotificationTranslation {
     /// then, each only if not already present: snmpTrapAddress.0 (the agent-addr, unless 0.0.0.0),
     /// snmpTrapCommunity.0 (only when `community` is given: a firewall does not pass a device's
     /// community on unless asked), snmpTrapEnterprise.0.
-    public static func v2Varbinds(from trap: TrapV1PDU, community: ByteBuffer?) -> [VarBind] {
+    /// nil for a trap that has no SNMPv2 form: generic-trap outside 0…6 (RFC 1157), or an
+    /// enterprise too long to take `.0.specific`.
+    public static func v2Varbinds(from trap: TrapV1PDU, community: ByteBuffer?) -> [VarBind]? {
+        guard let trapOID = Self.trapOID(of: trap) else { return nil }
         var varbinds: [VarBind] = []
         varbinds.reserveCapacity(trap.varbinds.count + 5)
         varbinds.append(VarBind(oid: NotificationObjects.sysUpTime, value: .timeTicks(trap.timeStamp)))
-        varbinds.append(VarBind(oid: NotificationObjects.snmpTrapOID, value: .objectIdentifier(Self.trapOID(of: trap))))
+        varbinds.append(VarBind(oid: NotificationObjects.snmpTrapOID, value: .objectIdentifier(trapOID)))
         varbinds += trap.varbinds
         func present(_ oid: OID) -> Bool { trap.varbinds.contains { $0.oid == oid } }
         if trap.agentAddress.rawValue != 0 && !present(NotificationObjects.snmpTrapAddress0) {
@@ -65,12 +68,17 @@ public enum NotificationTranslation {
         return varbinds
     }
 
-    /// snmpTrapOID for a v1 trap: snmpTraps.(generic+1), or enterprise.0.specific.
-    public static func trapOID(of trap: TrapV1PDU) -> OID {
-        if (0...5).contains(trap.genericTrap) {
-            return NotificationObjects.snmpTraps.appending(UInt32(trap.genericTrap + 1))!
+    /// snmpTrapOID for a v1 trap: snmpTraps.(generic+1), or enterprise.0.specific; nil for a
+    /// generic-trap outside 0…6 or an enterprise with no room for two more arcs.
+    public static func trapOID(of trap: TrapV1PDU) -> OID? {
+        switch trap.genericTrap {
+        case 0...5:
+            return NotificationObjects.snmpTraps.appending(UInt32(trap.genericTrap + 1))
+        case 6:
+            return trap.enterprise.appending([0, UInt32(bitPattern: trap.specificTrap)])
+        default:
+            return nil
         }
-        return trap.enterprise.appending([0, UInt32(bitPattern: trap.specificTrap)]) ?? trap.enterprise
     }
 
     /// Whether `varbinds` are a notification in SNMPv2 form (RFC 3416 §4.2.6): sysUpTime.0 as a
@@ -137,7 +145,7 @@ public enum NotificationTranslation {
     /// cannot be written in an IpAddress: nothing is added for them.
     public static func attribute(_ varbinds: inout [VarBind], transportSource: IPv4Address?) {
         guard let source = transportSource else { return }
-        var used: [UInt32] = []
+        var used = Set<UInt32>()
         var claimed = false
         let prefix = NotificationObjects.snmpTrapAddress
         for varbind in varbinds {
@@ -148,7 +156,7 @@ public enum NotificationTranslation {
                     arcs: NotificationObjects.snmpTrapAddressArcs
                 )
             else { continue }
-            used.append(index)
+            used.insert(index)
             if case .ipAddress(let value) = varbind.value {
                 if index == 0 { claimed = true }
                 if value == source { return }
@@ -174,14 +182,14 @@ public enum NotificationTranslation {
 
     /// Appends our engine ID as snmpEngineID.N, the lowest free N ≥ 1.
     public static func mark(_ varbinds: inout [VarBind], engineID: ByteBuffer) {
-        var used: [UInt32] = []
+        var used = Set<UInt32>()
         for varbind in varbinds {
             if let index = NotificationObjects.instance(
                 of: varbind.oid,
                 under: NotificationObjects.snmpEngineID,
                 arcs: NotificationObjects.snmpEngineIDArcs
             ) {
-                used.append(index)
+                used.insert(index)
             }
         }
         var index: UInt32 = 1

@@ -863,6 +863,16 @@ public final class RequestMachine {
             request.usmResends = 0
             self.accept(pdu, of: entry, id: id, socket: socket, agent: agent, into: &sink)
         case .report(_, let kind, let scoped):
+            // A genuine notInTimeWindows Report is authNoPriv: an unauthenticated one for an
+            // authenticated exchange with a known engine changes nothing, and is not acted on.
+            // (wrongDigests, unknownUserNames and the like are unauthenticated by nature, RFC 3412
+            // §7.1: they end the request at once, so that a wrong password fails fast.)
+            if !message.flags.contains(.authenticated), kind == .notInTimeWindows, session.client.engineID != nil,
+                session.client.level != .noAuthNoPriv
+            {
+                self.counters.backendUSMInvalid &+= 1
+                return
+            }
             self.countReport(kind)
             _ = self.pending[socket].remove(id)
             self.pendingCount -= 1
@@ -874,9 +884,24 @@ public final class RequestMachine {
                 // than the one the session knew is a replaced or re-initialised agent: learn it again,
                 // unless the configuration names the agent's engine ID.
                 if reported != nil && reported != session.client.engineID {
-                    resend =
-                        agent.usm?.engineID == nil
-                        && session.rediscover(from: message, datagram: datagram, now: seconds)
+                    // Not on the Report's word (it is unauthenticated): a fresh session discovers
+                    // the agent again with its own probe. Requests in flight keep the session they
+                    // were encoded with.
+                    if let usm = agent.usm, usm.engineID == nil {
+                        let fresh = AgentSession(
+                            address: agent.address,
+                            settings: usm,
+                            loopIndex: self.loopIndex,
+                            now: seconds
+                        )
+                        if self.agentSessions[request.backend.slot] === session {
+                            self.agentSessions[request.backend.slot] = fresh
+                        }
+                        request.session = fresh
+                        resend = true
+                    } else {
+                        resend = false
+                    }
                 } else {
                     resend = session.client.engineID != nil
                 }

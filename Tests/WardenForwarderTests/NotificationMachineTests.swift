@@ -425,7 +425,7 @@ struct NotificationFanOutTests {
         #expect(decoded.pdu.type == .trapV2)
         #expect(
             decoded.pdu.varbinds
-                == NotificationTranslation.v2Varbinds(from: trap, community: nil) + [
+                == NotificationTranslation.v2Varbinds(from: trap, community: nil)! + [
                     VarBind(
                         oid: NotificationOIDs.snmpEngineID1,
                         value: .octetString(ByteBuffer(bytes: NotificationLab.ourEngineID))

@@ -96,7 +96,7 @@ struct NotificationV1ToV2Tests {
     }
 
     @Test("agent-addr 0.0.0.0 adds no snmpTrapAddress.0")
-    func zeroAgentAddress() {
+    func zeroAgentAddress() throws {
         let trap = TrapV1PDU(
             enterprise: Self.enterprise,
             agentAddress: IPv4Address(rawValue: 0),
@@ -105,7 +105,7 @@ struct NotificationV1ToV2Tests {
             timeStamp: 1,
             varbinds: []
         )
-        let varbinds = NotificationTranslation.v2Varbinds(from: trap, community: nil)
+        let varbinds = try #require(NotificationTranslation.v2Varbinds(from: trap, community: nil))
         #expect(
             varbinds
                 == notificationHeader(uptime: 1, trapOID: "1.3.6.1.6.3.1.1.5.1") + [
@@ -118,7 +118,7 @@ struct NotificationV1ToV2Tests {
         "an snmpTrapAddress.0 already in the trap is kept and not added twice (agent-addr zero or not)",
         arguments: [IPv4Address(rawValue: 0), IPv4Address(192, 0, 2, 7)]
     )
-    func existingTrapAddressKept(agent: IPv4Address) {
+    func existingTrapAddressKept(agent: IPv4Address) throws {
         let existing = VarBind(oid: NotificationOIDs.snmpTrapAddress0, value: .ipAddress(IPv4Address(198, 51, 100, 9)))
         let trap = TrapV1PDU(
             enterprise: Self.enterprise,
@@ -128,7 +128,7 @@ struct NotificationV1ToV2Tests {
             timeStamp: 5,
             varbinds: Self.payload + [existing]
         )
-        let varbinds = NotificationTranslation.v2Varbinds(from: trap, community: nil)
+        let varbinds = try #require(NotificationTranslation.v2Varbinds(from: trap, community: nil))
         #expect(
             varbinds
                 == notificationHeader(uptime: 5, trapOID: "1.3.6.1.6.3.1.1.5.3") + Self.payload + [
@@ -251,7 +251,7 @@ struct NotificationV2ToV1Tests {
         var random = SeededGenerator(state: 3584)
         for _ in 0..<500 {
             let trap = Self.randomTrap(using: &random)
-            let v2 = NotificationTranslation.v2Varbinds(from: trap, community: nil)
+            let v2 = try #require(NotificationTranslation.v2Varbinds(from: trap, community: nil))
             #expect(NotificationTranslation.isV2Form(v2))
             let back = try #require(NotificationTranslation.v1Trap(from: v2), "\(trap)")
             #expect(back.enterprise == trap.enterprise, "\(trap)")

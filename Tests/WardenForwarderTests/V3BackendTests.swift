@@ -322,15 +322,16 @@ struct V3BackendTests {
         #expect(lab.reportAudits == ["unknownEngineIDs"])
     }
 
-    @Test("an agent replaced by another engine (new engine ID): learnt again from its Report, without a new probe")
+    @Test("an agent replaced by another engine (new engine ID): discovered again with a fresh probe, not on its Report's word")
     func replacedAgent() {
         let lab = V3BackendLab()
         _ = lab.ask()
         lab.agent.replaceEngine(engineID: [0x80, 0, 0x1F, 0x88, 0x04] + Array("replacement".utf8), now: lab.now)
         let replies = lab.ask()
         #expect(replies.first?.varbinds.first?.value == .string("played"), "\(replies)")
-        #expect(lab.machine.counters.backendDiscoveries == 1)
-        #expect(lab.agent.reports == [.unknownEngineIDs, .unknownEngineIDs])
+        // The unauthenticated Report naming another engine is not believed: a new probe asks.
+        #expect(lab.machine.counters.backendDiscoveries == 2)
+        #expect(lab.agent.reports == [.unknownEngineIDs, .unknownEngineIDs, .unknownEngineIDs])
         #expect(
             lab.agent.received.last?.usm?.authoritativeEngineID == ByteBuffer(bytes: lab.agent.engine.identity.engineID)
         )
