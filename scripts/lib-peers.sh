@@ -3,9 +3,17 @@
 # Expects ROOT and NAME to be set by the caller.
 WORK=$(mktemp -d "/tmp/snmpwarden-$NAME-XXXXXX")
 PIDS=()
+# Processes started by a background job of the caller (not children of this shell) write their pid
+# to a file $WORK/NAME.pid, and are stopped here too.
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for file in "$WORK"/*.pid; do
+        [[ -f $file ]] || continue
+        pid=$(cat "$file")
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
