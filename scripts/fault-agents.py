@@ -74,26 +74,25 @@ def integer(value):
 
 def parse_request(data):
     """(version, community, request-id, [encoded OID TLVs]) of a v1/v2c request."""
-    tag, start, end = read_tlv(data, 0)
+    tag, start, _ = read_tlv(data, 0)
     if tag != 0x30:
         raise ValueError("not a sequence")
-    tag, vs, ve = read_tlv(data, start)
+    _, vs, ve = read_tlv(data, start)
     version = int.from_bytes(data[vs:ve], "big", signed=True)
-    tag, cs, ce = read_tlv(data, ve)
+    _, cs, ce = read_tlv(data, ve)
     community = bytes(data[cs:ce])
-    tag, ps, pe = read_tlv(data, ce)
-    tag, rs, re = read_tlv(data, ps)
-    request_id = int.from_bytes(data[rs:re], "big", signed=True)
-    tag, _, offset = read_tlv(data, re)  # error-status
-    tag, _, offset = read_tlv(data, offset)  # error-index
-    tag, ls, le = read_tlv(data, offset)
+    _, ps, _ = read_tlv(data, ce)  # the PDU
+    _, rs, rend = read_tlv(data, ps)
+    request_id = int.from_bytes(data[rs:rend], "big", signed=True)
+    _, _, offset = read_tlv(data, rend)  # error-status
+    _, _, offset = read_tlv(data, offset)  # error-index
+    _, offset, end = read_tlv(data, offset)  # the varbind list
     oids = []
-    offset = ls
-    while offset < le:
-        tag, bs, be = read_tlv(data, offset)
-        tag, os_, oe = read_tlv(data, bs)
-        oids.append(bytes(data[bs:oe]))
-        offset = be
+    while offset < end:
+        _, vbs, vbe = read_tlv(data, offset)
+        _, _, oid_end = read_tlv(data, vbs)
+        oids.append(bytes(data[vbs:oid_end]))
+        offset = vbe
     return version, community, request_id, oids
 
 
