@@ -168,7 +168,8 @@ let package = Package(
                 "SNMPSecurity",
                 "SNMPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["Regression"]
         ),
         .testTarget(
             name: "WardenForwarderTests",

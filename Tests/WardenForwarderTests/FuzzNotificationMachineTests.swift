@@ -101,3 +101,30 @@ struct FuzzNotificationMachineTests {
         #expect(replies > 100)
     }
 }
+
+@Suite("FuzzNotificationMachine: the kept corpus replayed")
+struct FuzzNotificationCorpusTests {
+    @Test("Regression/notification-machine-corpus.hex")
+    func corpus() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Regression/notification-machine-corpus.hex"
+        ).path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var replayed = 0
+        var sent = 0
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            var bytes: [UInt8] = []
+            var index = line.startIndex
+            while index < line.endIndex, let next = line.index(index, offsetBy: 2, limitedBy: line.endIndex) {
+                if let byte = UInt8(line[index..<next], radix: 16) { bytes.append(byte) }
+                index = next
+            }
+            #expect(throws: Never.self, "\(line.prefix(80))") {
+                sent += try FuzzNotificationMachineCheck.run(ByteBuffer(bytes: bytes)).sent
+            }
+            replayed += 1
+        }
+        #expect(replayed > 0)
+        #expect(sent > 0)
+    }
+}
