@@ -189,7 +189,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WardenConfigTests",
-            dependencies: ["WardenConfig", "SNMPSecurity", "SNMPWire"],
+            dependencies: ["PeerSupport", "WardenConfig", "SNMPSecurity", "SNMPWire"],
             exclude: ["Regression"]
         ),
         .testTarget(

@@ -912,28 +912,7 @@ extension Walker {
             }
             let readView = view("read-view")
             let writeView = view("write-view")
-            var rewrite: [(backend: OID, manager: OID)] = []
-            if let rewriteNode = fields["rewrite"]?.value,
-                let pairs = self.sequence(rewriteNode, "route '\(name)': rewrite")
-            {
-                for pair in pairs {
-                    guard let pairFields = self.fields(pair, "a rewrite", allowed: ["backend", "manager"]),
-                        let b = self.required(pairFields, "backend", in: "a rewrite", at: pair).flatMap({
-                            self.oid($0, "rewrite backend")
-                        }),
-                        let m = self.required(pairFields, "manager", in: "a rewrite", at: pair).flatMap({
-                            self.oid($0, "rewrite manager")
-                        })
-                    else { continue }
-                    rewrite.append((b, m))
-                }
-                let rules = rewrite.map {
-                    RoutePolicy.Rewrite(backend: Array($0.backend.arcs), manager: Array($0.manager.arcs))
-                }
-                if let problem = RoutePolicy.problem(with: rules) {
-                    self.error(rewriteNode, "route '\(name)': \(problem)")
-                }
-            }
+            let rewrite = fields["rewrite"].map { self.rewrites($0.value, of: "route '\(name)'") } ?? []
             var onTimeout = Route.TimeoutAction.genErr
             if let timeoutNode = fields["on-timeout"]?.value, let text = self.string(timeoutNode, "on-timeout") {
                 if let action = Route.TimeoutAction(rawValue: text) {
@@ -966,6 +945,29 @@ extension Walker {
             routes.append(route)
         }
         return routes
+    }
+
+    /// A `rewrite:` list of `{ backend: OID, manager: OID }` pairs, checked as a whole
+    /// (``RoutePolicy/problem(with:)``); `owner` names the route in errors.
+    mutating func rewrites(_ node: Node, of owner: String) -> [(backend: OID, manager: OID)] {
+        guard let pairs = self.sequence(node, "\(owner): rewrite") else { return [] }
+        var rewrite: [(backend: OID, manager: OID)] = []
+        for pair in pairs {
+            guard let pairFields = self.fields(pair, "a rewrite", allowed: ["backend", "manager"]),
+                let b = self.required(pairFields, "backend", in: "a rewrite", at: pair).flatMap({
+                    self.oid($0, "rewrite backend")
+                }),
+                let m = self.required(pairFields, "manager", in: "a rewrite", at: pair).flatMap({
+                    self.oid($0, "rewrite manager")
+                })
+            else { continue }
+            rewrite.append((b, m))
+        }
+        let rules = rewrite.map { RoutePolicy.Rewrite(backend: Array($0.backend.arcs), manager: Array($0.manager.arcs)) }
+        if let problem = RoutePolicy.problem(with: rules) {
+            self.error(node, "\(owner): \(problem)")
+        }
+        return rewrite
     }
 
     /// A route's `backend:` (and `backend-group:`, which goes with `backend: "{context}"` only).

@@ -378,28 +378,7 @@ extension Walker {
                         self.error(viewNode, "notification route '\(name)': no view named '\(text)'")
                     }
                 }
-                var rewrite: [(backend: OID, manager: OID)] = []
-                if let rewriteNode = route["rewrite"]?.value,
-                    let pairs = self.sequence(rewriteNode, "notification route '\(name)': rewrite")
-                {
-                    for pair in pairs {
-                        guard let pairFields = self.fields(pair, "a rewrite", allowed: ["backend", "manager"]),
-                            let b = self.required(pairFields, "backend", in: "a rewrite", at: pair).flatMap({
-                                self.oid($0, "rewrite backend")
-                            }),
-                            let m = self.required(pairFields, "manager", in: "a rewrite", at: pair).flatMap({
-                                self.oid($0, "rewrite manager")
-                            })
-                        else { continue }
-                        rewrite.append((b, m))
-                    }
-                    let rules = rewrite.map {
-                        RoutePolicy.Rewrite(backend: Array($0.backend.arcs), manager: Array($0.manager.arcs))
-                    }
-                    if let problem = RoutePolicy.problem(with: rules) {
-                        self.error(rewriteNode, "notification route '\(name)': \(problem)")
-                    }
-                }
+                let rewrite = route["rewrite"].map { self.rewrites($0.value, of: "notification route '\(name)'") } ?? []
                 var entry = NotificationRoute(name: name, sources: routeSources, targets: routeTargets, view: view, rewrite: rewrite)
                 if let ackNode = route["ack"]?.value, let text = self.string(ackNode, "notification route '\(name)': ack") {
                     if let value = NotificationRoute.Acknowledgement(rawValue: text) {

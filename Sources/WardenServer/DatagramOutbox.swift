@@ -208,6 +208,42 @@ extension DatagramOutbox {
     }()
 }
 
+/// The outboxes an event loop wrote to since its last flush: each is sent once per read batch (and
+/// after each timer tick), so the kernel gets several datagrams per sendmmsg. Counts the datagrams
+/// the kernel refused.
+struct WriteBatch {
+    private var unflushed: [DatagramOutbox] = []
+    private(set) var sendFailures: UInt64 = 0
+
+    mutating func enqueue(
+        _ datagram: ByteBuffer,
+        to destination: SocketAddress,
+        from source: SocketAddress? = nil,
+        in outbox: DatagramOutbox
+    ) {
+        if !outbox.isScheduled {
+            outbox.isScheduled = true
+            self.unflushed.append(outbox)
+        }
+        self.sendFailures &+= UInt64(outbox.enqueue(datagram, to: destination, from: source))
+    }
+
+    /// Sends what was queued.
+    mutating func flush() {
+        guard !self.unflushed.isEmpty else { return }
+        for outbox in self.unflushed {
+            outbox.isScheduled = false
+            self.sendFailures &+= UInt64(outbox.flush())
+        }
+        self.unflushed.removeAll(keepingCapacity: true)
+    }
+
+    /// A datagram that could not even be queued (its socket is gone).
+    mutating func countFailure() {
+        self.sendFailures &+= 1
+    }
+}
+
 /// A glibc function the Glibc module's headers do not declare (they are compiled without
 /// _GNU_SOURCE), looked up by name in the running process.
 func glibcFunction<Function>(_ name: String, as type: Function.Type) -> Function? {

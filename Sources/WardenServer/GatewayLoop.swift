@@ -44,8 +44,10 @@ final class GatewayLoop {
     }
     var backendSockets: [BackendSocket] = []
 
+    /// Replies and back-end datagrams queued since the last flush.
+    fileprivate var batch = WriteBatch()
     /// Datagrams the kernel refused to send (an I/O matter: the machine does not see it).
-    fileprivate(set) var sendFailures: UInt64 = 0
+    var sendFailures: UInt64 { self.batch.sendFailures }
     private var timer: Scheduled<Void>?
     private var draining: EventLoopPromise<Void>?
 
@@ -132,14 +134,14 @@ final class GatewayLoop {
         mutating func perform(_ action: GatewayAction) {
             switch action {
             case .sendToBackend(let datagram, let socket, let address):
-                self.loop.enqueue(datagram, to: address, in: self.loop.backendSockets[socket].outbox)
+                self.loop.batch.enqueue(datagram, to: address, in: self.loop.backendSockets[socket].outbox)
             case .reply(let datagram, let endpoint):
                 // A listener a reload removed while the request was pending: the answer cannot go.
                 guard let listener = self.loop.listeners[endpoint.listener] else {
-                    self.loop.sendFailures &+= 1
+                    self.loop.batch.countFailure()
                     return
                 }
-                self.loop.enqueue(
+                self.loop.batch.enqueue(
                     datagram,
                     to: endpoint.remote,
                     from: listener.isWildcard ? endpoint.local : nil,
@@ -220,31 +222,9 @@ final class GatewayLoop {
 
     // MARK: - Batched writes
 
-    /// Outboxes written to since the last flush. They are sent once per read batch (and after each
-    /// timer tick), so the kernel gets several datagrams per sendmmsg.
-    private var unflushed: [DatagramOutbox] = []
-
-    private func enqueue(
-        _ datagram: ByteBuffer,
-        to destination: SocketAddress,
-        from source: SocketAddress? = nil,
-        in outbox: DatagramOutbox
-    ) {
-        if !outbox.isScheduled {
-            outbox.isScheduled = true
-            self.unflushed.append(outbox)
-        }
-        self.sendFailures &+= UInt64(outbox.enqueue(datagram, to: destination, from: source))
-    }
-
     /// Called when a channel's read batch is done, and after timers: sends what was queued.
     func flushWrites() {
-        guard !self.unflushed.isEmpty else { return }
-        for outbox in self.unflushed {
-            outbox.isScheduled = false
-            self.sendFailures &+= UInt64(outbox.flush())
-        }
-        self.unflushed.removeAll(keepingCapacity: true)
+        self.batch.flush()
     }
 
     // MARK: - Stop

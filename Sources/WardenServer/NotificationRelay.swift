@@ -32,9 +32,9 @@ final class NotificationLoop {
     var listeners: [Int: Listener] = [:]
     /// Sending sockets: IPv4, IPv6 (nil where the family is unavailable).
     var senders: [DatagramOutbox?] = [nil, nil]
-    fileprivate(set) var sendFailures: UInt64 = 0
+    fileprivate var batch = WriteBatch()
+    var sendFailures: UInt64 { self.batch.sendFailures }
     private var timer: Scheduled<Void>?
-    private var unflushed: [DatagramOutbox] = []
 
     init(eventLoop: EventLoop, machine: NotificationMachine, logger: Logger) {
         self.eventLoop = eventLoop
@@ -77,16 +77,16 @@ final class NotificationLoop {
             switch action {
             case .send(let datagram, let address):
                 guard let outbox = self.loop.senders[address.protocol == .inet6 ? 1 : 0] else {
-                    self.loop.sendFailures &+= 1
+                    self.loop.batch.countFailure()
                     return
                 }
-                self.loop.enqueue(datagram, to: address, in: outbox)
+                self.loop.batch.enqueue(datagram, to: address, in: outbox)
             case .reply(let datagram, let endpoint):
                 guard let listener = self.loop.listeners[endpoint.listener] else {
-                    self.loop.sendFailures &+= 1
+                    self.loop.batch.countFailure()
                     return
                 }
-                self.loop.enqueue(
+                self.loop.batch.enqueue(
                     datagram,
                     to: endpoint.remote,
                     from: listener.isWildcard ? endpoint.local : nil,
@@ -104,21 +104,8 @@ final class NotificationLoop {
         }
     }
 
-    private func enqueue(_ datagram: ByteBuffer, to destination: SocketAddress, from source: SocketAddress? = nil, in outbox: DatagramOutbox) {
-        if !outbox.isScheduled {
-            outbox.isScheduled = true
-            self.unflushed.append(outbox)
-        }
-        self.sendFailures &+= UInt64(outbox.enqueue(datagram, to: destination, from: source))
-    }
-
     func flushWrites() {
-        guard !self.unflushed.isEmpty else { return }
-        for outbox in self.unflushed {
-            outbox.isScheduled = false
-            self.sendFailures &+= UInt64(outbox.flush())
-        }
-        self.unflushed.removeAll(keepingCapacity: true)
+        self.batch.flush()
     }
 }
 

@@ -28,6 +28,19 @@ public enum Peers {
     }
 
     /// A TCP port that was free a moment ago on 127.0.0.1.
+    /// The inputs of a kept fuzz corpus (`Regression/*.hex`): one per line in hex, `#` lines skipped.
+    public static func hexCorpus(_ path: String) throws -> [[UInt8]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
+            var bytes: [UInt8] = []
+            var index = line.startIndex
+            while index < line.endIndex, let next = line.index(index, offsetBy: 2, limitedBy: line.endIndex) {
+                if let byte = UInt8(line[index..<next], radix: 16) { bytes.append(byte) }
+                index = next
+            }
+            return bytes
+        }
+    }
+
     public static func freeTCPPort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

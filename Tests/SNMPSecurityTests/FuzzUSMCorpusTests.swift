@@ -8,6 +8,7 @@
 import Foundation
 import NIOCore
 import SNMPSecurity
+import PeerSupport
 import Testing
 
 /// The USM engine's fuzz check (`FuzzUSMInbound`) on the inputs its fuzzer kept: nothing traps, and
@@ -19,15 +20,8 @@ struct FuzzUSMCorpusTests {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
             "Regression/usm-corpus.hex"
         ).path
-        let text = try String(contentsOfFile: path, encoding: .utf8)
         var outcomes: [FuzzUSMInboundCheck.Outcome: Int] = [:]
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            var bytes: [UInt8] = []
-            var index = line.startIndex
-            while index < line.endIndex, let next = line.index(index, offsetBy: 2, limitedBy: line.endIndex) {
-                if let byte = UInt8(line[index..<next], radix: 16) { bytes.append(byte) }
-                index = next
-            }
+        for bytes in try Peers.hexCorpus(path) {
             outcomes[FuzzUSMInboundCheck.run(ByteBuffer(bytes: bytes)), default: 0] += 1
         }
         #expect(outcomes.values.reduce(0, +) > 0)

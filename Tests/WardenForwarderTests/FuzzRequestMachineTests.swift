@@ -25,16 +25,9 @@ struct FuzzRequestMachineTests {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
             "Regression/request-machine-corpus.hex"
         ).path
-        let text = try String(contentsOfFile: path, encoding: .utf8)
         var replayed = 0
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            var bytes: [UInt8] = []
-            var index = line.startIndex
-            while index < line.endIndex, let next = line.index(index, offsetBy: 2, limitedBy: line.endIndex) {
-                if let byte = UInt8(line[index..<next], radix: 16) { bytes.append(byte) }
-                index = next
-            }
-            #expect(throws: Never.self, "\(line.prefix(80))") { try FuzzRequestMachineCheck.run(ByteBuffer(bytes: bytes)) }
+        for bytes in try Peers.hexCorpus(path) {
+            #expect(throws: Never.self, "\(bytes.prefix(40))") { try FuzzRequestMachineCheck.run(ByteBuffer(bytes: bytes)) }
             replayed += 1
         }
         #expect(replayed > 0)
