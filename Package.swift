@@ -81,11 +81,14 @@ let package = Package(
             name: "WardenConfig",
             dependencies: ["SNMPWire", "SNMPSecurity", "WardenPolicy", .product(name: "Yams", package: "Yams")]
         ),
+        // The Linux calls of the data path's own event loop (epoll, eventfd, recvmmsg, sendmmsg),
+        // which the Glibc module does not declare.
+        .target(name: "CDatagramIO"),
         // The I/O layer: listeners, back-end sockets, timers, lifecycle (DESIGN.md §2).
         .target(
             name: "WardenServer",
             dependencies: [
-                "SNMPWire", "SNMPSecurity", "WardenConfig", "WardenForwarder", "WardenPolicy", "WardenSimulator",
+                "CDatagramIO", "SNMPWire", "SNMPSecurity", "WardenConfig", "WardenForwarder", "WardenPolicy", "WardenSimulator",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+import CDatagramIO
 import NIOCore
 
 #if canImport(Glibc)
@@ -18,17 +19,22 @@ import Glibc
 /// profile put it at a tenth of the gateway's time. The outbox copies each payload into one slab
 /// (so the encoder's scratch buffer is free again at once), keeps the addresses, and writes on the
 /// socket's descriptor from its own event loop. When the kernel's send buffer is full (EAGAIN),
-/// what is left goes through the channel after all, so NIO waits for writability as before.
+/// what is left stays queued (at most ``maximumBacklog`` datagrams) and the outbox asks its owner,
+/// through ``whenBlocked``, to flush it again once the socket is writable.
 ///
 /// Used on one event loop only.
 final class DatagramOutbox {
     /// Datagrams per `sendmmsg`; a fuller outbox is sent at once.
     static let capacity = 64
+    /// Datagrams kept while the socket is not writable; more are refused (and counted).
+    static let maximumBacklog = 4096
 
     let fd: CInt
-    /// The fallback for a full send buffer; nil where NIO cannot send (wildcard listeners need a
-    /// source address, which NIO's writes do not set).
-    private let channel: Channel?
+    /// Called when the kernel refused to take more (EAGAIN): the owner flushes again when the
+    /// socket is writable. Without it, what the kernel refused is dropped and counted.
+    var whenBlocked: ((DatagramOutbox) -> Void)?
+    /// Waiting for the socket to be writable: the owner's flush, not a read burst's, sends.
+    private(set) var isBlocked = false
 
     private struct Entry {
         var offset: Int
@@ -40,16 +46,15 @@ final class DatagramOutbox {
     private var entries: [Entry] = []
     private var slab: [UInt8] = []
 
-    private let headers: UnsafeMutablePointer<MultipleMessageHeader>
+    private let headers: UnsafeMutablePointer<cdio_mmsghdr>
     private let vectors: UnsafeMutablePointer<iovec>
     private let names: UnsafeMutablePointer<sockaddr_storage>
     /// One CMSG_SPACE(in6_pktinfo) per datagram.
     private let controls: UnsafeMutableRawPointer
     private static let controlSpace = (MemoryLayout<cmsghdr>.stride + MemoryLayout<IPv6PacketInfo>.stride + 7) & ~7
 
-    init(fd: CInt, channel: Channel?) {
+    init(fd: CInt) {
         self.fd = fd
-        self.channel = channel
         self.entries.reserveCapacity(Self.capacity)
         self.slab.reserveCapacity(16_384)
         self.headers = .allocate(capacity: Self.capacity)
@@ -67,6 +72,9 @@ final class DatagramOutbox {
 
     var isEmpty: Bool { self.entries.isEmpty }
 
+    /// Datagrams queued.
+    var count: Int { self.entries.count }
+
     /// Whether the owning loop has this outbox on its list to flush (set and cleared by the loop, so
     /// an outbox that sent itself when full is not listed twice).
     var isScheduled = false
@@ -74,56 +82,77 @@ final class DatagramOutbox {
     /// Queues `datagram` for `destination`; sends at once when the outbox is full. Returns the
     /// number of datagrams the kernel refused (the caller counts them).
     func enqueue(_ datagram: ByteBuffer, to destination: SocketAddress, from source: SocketAddress? = nil) -> Int {
+        if self.isBlocked && self.entries.count >= Self.maximumBacklog { return 1 }
         let offset = self.slab.count
         datagram.withUnsafeReadableBytes { self.slab.append(contentsOf: $0) }
         self.entries.append(
             Entry(offset: offset, length: datagram.readableBytes, destination: destination, source: source)
         )
-        return self.entries.count == Self.capacity ? self.flush() : 0
+        return !self.isBlocked && self.entries.count >= Self.capacity ? self.flush() : 0
     }
 
     /// Sends what is queued. Returns the number of datagrams the kernel refused for good (not
-    /// counting those handed to NIO because the send buffer was full).
+    /// counting those kept for when the socket is writable again).
     func flush() -> Int {
+        self.isBlocked = false
         guard !self.entries.isEmpty else { return 0 }
         var refused = 0
         var next = 0
+        let count = self.entries.count
         self.slab.withUnsafeMutableBytes { slab in
-            let count = self.entries.count
-            for index in 0..<count {
-                self.prepare(index, slab: slab)
-            }
-            while next < count {
-                let sent = Self.sendmmsg(
-                    self.fd,
-                    UnsafeMutableRawPointer(self.headers + next),
-                    UInt32(count - next),
-                    Int32(MSG_DONTWAIT)
-                )
-                if sent > 0 {
-                    next += Int(sent)
-                    continue
+            sending: while next < count {
+                let chunk = min(Self.capacity, count - next)
+                for index in 0..<chunk {
+                    self.prepare(next + index, slot: index, slab: slab)
                 }
-                let error = errno
-                if error == EINTR { continue }
-                if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS { break }
-                // This datagram cannot go (no route, too large...): skip it, send the rest.
-                refused += 1
-                next += 1
+                var done = 0
+                while done < chunk {
+                    let sent = cdio_sendmmsg(self.fd, self.headers + done, UInt32(chunk - done))
+                    if sent > 0 {
+                        done += Int(sent)
+                        continue
+                    }
+                    let error = errno
+                    if error == EINTR { continue }
+                    if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
+                        next += done
+                        break sending
+                    }
+                    // This datagram cannot go (no route, too large...): skip it, send the rest.
+                    refused += 1
+                    done += 1
+                }
+                next += done
             }
         }
-        if next < self.entries.count {
-            refused += self.handOver(from: next)
+        if next < count {
+            guard let whenBlocked = self.whenBlocked else {
+                refused += count - next
+                self.removeAll()
+                return refused
+            }
+            // Keep what is left, from its first byte on.
+            let first = self.entries[next].offset
+            self.slab.removeSubrange(0..<first)
+            self.entries.removeSubrange(0..<next)
+            for index in self.entries.indices { self.entries[index].offset -= first }
+            self.isBlocked = true
+            whenBlocked(self)
+            return refused
         }
-        self.entries.removeAll(keepingCapacity: true)
-        self.slab.removeAll(keepingCapacity: true)
+        self.removeAll()
         return refused
     }
 
-    private func prepare(_ index: Int, slab: UnsafeMutableRawBufferPointer) {
+    private func removeAll() {
+        self.entries.removeAll(keepingCapacity: true)
+        self.slab.removeAll(keepingCapacity: true)
+    }
+
+    private func prepare(_ index: Int, slot: Int, slab: UnsafeMutableRawBufferPointer) {
         let entry = self.entries[index]
-        self.vectors[index] = iovec(iov_base: slab.baseAddress! + entry.offset, iov_len: entry.length)
-        let name = UnsafeMutableRawPointer(self.names + index)
+        self.vectors[slot] = iovec(iov_base: slab.baseAddress! + entry.offset, iov_len: entry.length)
+        let name = UnsafeMutableRawPointer(self.names + slot)
         let nameLength = entry.destination.withSockAddr { pointer, length in
             name.copyMemory(from: pointer, byteCount: length)
             return length
@@ -131,17 +160,17 @@ final class DatagramOutbox {
         var message = msghdr()
         message.msg_name = name
         message.msg_namelen = socklen_t(nameLength)
-        message.msg_iov = self.vectors + index
+        message.msg_iov = self.vectors + slot
         message.msg_iovlen = 1
         if let source = entry.source {
-            let control = self.controls + index * Self.controlSpace
+            let control = self.controls + slot * Self.controlSpace
             let length = Self.writePacketInfo(source, into: control)
             if length > 0 {
                 message.msg_control = control
                 message.msg_controllen = length
             }
         }
-        self.headers[index] = MultipleMessageHeader(header: message, length: 0)
+        self.headers[slot] = cdio_mmsghdr(header: message, length: 0)
     }
 
     /// One IP_PKTINFO or IPV6_PKTINFO control message naming `source`; returns its CMSG_SPACE.
@@ -171,42 +200,10 @@ final class DatagramOutbox {
         header.pointee.cmsg_len = dataOffset + dataLength
         return (dataOffset + dataLength + 7) & ~7
     }
-
-    /// The send buffer is full: NIO queues the rest and sends it when the socket is writable.
-    private func handOver(from first: Int) -> Int {
-        guard let channel = self.channel else { return self.entries.count - first }
-        for entry in self.entries[first...] {
-            let datagram = self.slab.withUnsafeBytes {
-                ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: $0[entry.offset..<(entry.offset + entry.length)]))
-            }
-            channel.write(AddressedEnvelope(remoteAddress: entry.destination, data: datagram), promise: nil)
-        }
-        channel.flush()
-        return 0
-    }
 }
 
 @available(*, unavailable)
 extension DatagramOutbox: Sendable {}
-
-/// `struct mmsghdr` (sendmmsg(2)), which Glibc declares only under _GNU_SOURCE: the same layout.
-struct MultipleMessageHeader {
-    var header: msghdr
-    var length: UInt32
-}
-
-extension DatagramOutbox {
-    /// glibc's sendmmsg, also hidden behind _GNU_SOURCE; present in every glibc since 2.14.
-    static let sendmmsg: @convention(c) (CInt, UnsafeMutableRawPointer, UInt32, CInt) -> CInt = {
-        guard
-            let function = glibcFunction(
-                "sendmmsg",
-                as: (@convention(c) (CInt, UnsafeMutableRawPointer, UInt32, CInt) -> CInt).self
-            )
-        else { fatalError("glibc without sendmmsg") }
-        return function
-    }()
-}
 
 /// The outboxes an event loop wrote to since its last flush: each is sent once per read batch (and
 /// after each timer tick), so the kernel gets several datagrams per sendmmsg. Counts the datagrams
@@ -233,14 +230,16 @@ struct WriteBatch {
         guard !self.unflushed.isEmpty else { return }
         for outbox in self.unflushed {
             outbox.isScheduled = false
-            self.sendFailures &+= UInt64(outbox.flush())
+            // A blocked outbox is flushed when its socket is writable again.
+            if !outbox.isBlocked { self.sendFailures &+= UInt64(outbox.flush()) }
         }
         self.unflushed.removeAll(keepingCapacity: true)
     }
 
-    /// A datagram that could not even be queued (its socket is gone).
-    mutating func countFailure() {
-        self.sendFailures &+= 1
+    /// Datagrams that could not even be queued (their socket is gone), or that a blocked outbox
+    /// could not send once its socket was writable again.
+    mutating func countFailure(_ count: Int = 1) {
+        self.sendFailures &+= UInt64(count)
     }
 }
 

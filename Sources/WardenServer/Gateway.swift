@@ -17,64 +17,6 @@ import WardenForwarder
 import Glibc
 #endif
 
-/// Datagrams from managers, handed to the loop's gateway.
-final class FrontendHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
-    private let gateway: GatewayLoop
-    private let listener: Int
-
-    init(gateway: GatewayLoop, listener: Int) {
-        self.gateway = gateway
-        self.listener = listener
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.gateway.receiveFromManager(self.unwrapInboundIn(data), listener: self.listener)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        self.gateway.flushWrites()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // UDP errors (an ICMP port unreachable reported on a later read) do not close the listener.
-        self.gateway.logger.debug("listener error", metadata: ["error": "\(error)"])
-    }
-}
-
-@available(*, unavailable)
-extension FrontendHandler: Sendable {}
-
-/// Datagrams from one back-end socket of the loop's pool, handed to the loop's gateway.
-final class BackendHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
-    private let gateway: GatewayLoop
-    private let socket: Int
-
-    init(gateway: GatewayLoop, socket: Int) {
-        self.gateway = gateway
-        self.socket = socket
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.gateway.receiveFromBackend(self.unwrapInboundIn(data), socket: self.socket)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        self.gateway.flushWrites()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // An agent that is down answers with ICMP port unreachable: the request times out as usual.
-        self.gateway.logger.debug("backend socket error", metadata: ["error": "\(error)"])
-    }
-}
-
-@available(*, unavailable)
-extension BackendHandler: Sendable {}
-
 /// The running data path: one ``GatewayLoop`` per event loop, each with its own listener sockets
 /// (SO_REUSEPORT), its pool of back-end sockets shared by every back end, its request machine
 /// (pending requests, timers) and USM engine copy. Nothing is shared between loops on the
@@ -82,15 +24,23 @@ extension BackendHandler: Sendable {}
 /// backend-sockets), whatever the number of back ends.
 public final class Gateway: Sendable {
     private let loops: [NIOLoopBound<GatewayLoop>]
+    /// The same loops, as their own type.
+    private let eventLoops: [DatagramLoop]
     public let logger: Logger
     /// snmpEngineTime counts from this monotonic instant (as the loops had it at start).
     public let engineTimeOrigin: Int64
 
-    /// What a reload changes besides the loops: the channels, and the ids of listeners and pools.
+    /// A socket registered on one of the loops.
+    struct OpenSocket: Sendable {
+        var loop: Int
+        var token: Int
+    }
+
+    /// What a reload changes besides the loops: the sockets, and the ids of listeners and pools.
     private struct Sockets {
-        /// Every open channel, by the listener id or pool it serves (for closing).
-        var listenerChannels: [Int: [Channel]] = [:]
-        var poolChannels: [Channel] = []
+        /// Every open socket, by the listener id or pool it serves (for closing).
+        var listenerSockets: [Int: [OpenSocket]] = [:]
+        var openedPools: [OpenSocket] = []
         /// Listener ids by address (the same id on every loop).
         var listenerIDs: [String: Int] = [:]
         var nextListenerID = 0
@@ -100,8 +50,15 @@ public final class Gateway: Sendable {
     }
     private let sockets: NIOLockedValueBox<Sockets>
 
-    private init(loops: [NIOLoopBound<GatewayLoop>], sockets: Sockets, logger: Logger, engineTimeOrigin: Int64) {
+    private init(
+        loops: [NIOLoopBound<GatewayLoop>],
+        eventLoops: [DatagramLoop],
+        sockets: Sockets,
+        logger: Logger,
+        engineTimeOrigin: Int64
+    ) {
         self.loops = loops
+        self.eventLoops = eventLoops
         self.sockets = NIOLockedValueBox(sockets)
         self.logger = logger
         self.engineTimeOrigin = engineTimeOrigin
@@ -113,22 +70,19 @@ public final class Gateway: Sendable {
     /// as a parse error. Back-end sockets read up to 65,536 octets (large GetBulk answers).
     static let listenerReceiveCapacity = 16_384
 
-    /// Datagrams per read call (recvmmsg); NIO pools the receive buffers, so the slots are reused.
-    static let vectorReadCount = 8
-
     static func key(_ address: SocketAddress) -> String { GatewayLoop.describe(address) }
 
     /// Binds every listener on every loop of `group` and opens the back-end sockets.
-    public static func start(
+    static func start(
         plan: GatewayPlan,
         engine: USMAuthoritativeEngine,
-        group: MultiThreadedEventLoopGroup,
+        group: [DatagramLoop],
         logger: Logger,
         metrics: GatewayMetrics? = nil,
         audit: AuditLog? = nil,
         engineTimeOrigin: Int64? = nil
     ) async throws -> Gateway {
-        let eventLoops = Array(group.makeIterator())
+        let eventLoops = group
         let origin = engineTimeOrigin ?? Int64(NIODeadline.now().uptimeNanoseconds)
         var loops: [NIOLoopBound<GatewayLoop>] = []
         var sockets = Sockets()
@@ -147,7 +101,7 @@ public final class Gateway: Sendable {
         for address in plan.listeners {
             Glibc.close(try UDPSocket.bound(to: address, reusePort: false))
         }
-        var opened: [Channel] = []
+        var opened: [OpenSocket] = []
         // One brute-force back-off for every loop: guesses land on any of them.
         let backoff = AuthenticationBackoff(settings: plan.snapshot.limits.sources)
         do {
@@ -177,34 +131,34 @@ public final class Gateway: Sendable {
                 loops.append(bound)
                 for address in plan.listeners {
                     let id = sockets.listenerIDs[Self.key(address)]!
-                    let channel = try await Self.openListener(
+                    let socket = try await Self.openListener(
                         address,
                         id: id,
                         on: bound,
                         reusePort: eventLoops.count > 1
                     )
-                    opened.append(channel)
-                    sockets.listenerChannels[id, default: []].append(channel)
+                    opened.append(socket)
+                    sockets.listenerSockets[id, default: []].append(socket)
                 }
                 for (pool, local) in plan.snapshot.pools.enumerated() {
                     let first = pool * plan.snapshot.socketsPerPool
-                    let channels = try await Self.openPool(
+                    let pool = try await Self.openPool(
                         local,
                         sockets: first..<(first + plan.snapshot.socketsPerPool),
                         on: bound
                     )
-                    opened += channels
-                    sockets.poolChannels += channels
+                    opened += pool
+                    sockets.openedPools += pool
                 }
             }
-            for channels in sockets.listenerChannels.values {
-                for channel in channels { try await channel.setOption(.autoRead, value: true).get() }
+            for sockets in sockets.listenerSockets.values {
+                await Self.startReading(sockets, loops: eventLoops)
             }
         } catch {
-            for channel in opened { try? await channel.close() }
+            await Self.close(opened, loops: eventLoops)
             throw error
         }
-        return Gateway(loops: loops, sockets: sockets, logger: logger, engineTimeOrigin: origin)
+        return Gateway(loops: loops, eventLoops: eventLoops, sockets: sockets, logger: logger, engineTimeOrigin: origin)
     }
 
     /// Binds one listener on one loop, registered under `id`; it reads nothing until told to.
@@ -213,37 +167,24 @@ public final class Gateway: Sendable {
         id: Int,
         on bound: NIOLoopBound<GatewayLoop>,
         reusePort: Bool
-    ) async throws -> Channel {
+    ) async throws -> OpenSocket {
         let eventLoop = bound.eventLoop
         let fd = try UDPSocket.bound(to: address, reusePort: reusePort)
         let wildcard = UDPSocket.isWildcard(address)
-        let channel = try await DatagramBootstrap(group: eventLoop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(FrontendHandler(gateway: bound.value, listener: id))
-                }
-            }
-            // A vector read splits one buffer into equal slots: capacity is slots × datagram size.
-            .channelOption(
-                .recvAllocator,
-                value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * Self.listenerReceiveCapacity)
+        return try await eventLoop.submit {
+            let gateway = bound.value
+            let token = gateway.eventLoop.register(
+                fd: fd,
+                capacity: Self.listenerReceiveCapacity,
+                packetInfo: wildcard,
+                tag: id,
+                handler: gateway
             )
-            // Nothing is read until every loop is wired up.
-            .channelOption(.autoRead, value: false)
-            .channelOption(.receivePacketInfo, value: wildcard)
-            // Several datagrams per read call (recvmmsg).
-            .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
-            .withBoundSocket(fd)
-            .get()
-        try await eventLoop.submit {
-            bound.value.listeners[id] = GatewayLoop.Listener(
-                channel: channel,
-                // NIO's writes cannot choose the source address a wildcard listener needs.
-                outbox: DatagramOutbox(fd: fd, channel: wildcard ? nil : channel),
-                isWildcard: wildcard
-            )
+            let outbox = DatagramOutbox(fd: fd)
+            outbox.whenBlocked = { [unowned gateway] outbox in gateway.blocked(outbox, token: token) }
+            gateway.listeners[id] = GatewayLoop.Listener(token: token, outbox: outbox, isWildcard: wildcard)
+            return OpenSocket(loop: gateway.index, token: token)
         }.get()
-        return channel
     }
 
     /// Opens one pool's sockets on one loop, numbered `sockets` in the loop's socket list.
@@ -251,40 +192,51 @@ public final class Gateway: Sendable {
         _ local: SocketAddress,
         sockets: Range<Int>,
         on bound: NIOLoopBound<GatewayLoop>
-    ) async throws -> [Channel] {
+    ) async throws -> [OpenSocket] {
         let eventLoop = bound.eventLoop
-        var channels: [Channel] = []
+        var opened: [OpenSocket] = []
         do {
             for socket in sockets {
                 let fd = try UDPSocket.bound(to: local, reusePort: false)
-                let channel = try await DatagramBootstrap(group: eventLoop)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                BackendHandler(gateway: bound.value, socket: socket)
-                            )
-                        }
-                    }
-                    .channelOption(
-                        .recvAllocator,
-                        value: FixedSizeRecvByteBufferAllocator(capacity: Self.vectorReadCount * 65_536)
+                let registered = try await eventLoop.submit {
+                    let gateway = bound.value
+                    precondition(gateway.backendSockets.count == socket)
+                    let token = gateway.eventLoop.register(
+                        fd: fd,
+                        capacity: DatagramReceiver.slotSize,
+                        packetInfo: false,
+                        tag: GatewayLoop.backendTag(socket),
+                        handler: gateway
                     )
-                    .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
-                    .withBoundSocket(fd)
-                    .get()
-                channels.append(channel)
-                try await eventLoop.submit {
-                    precondition(bound.value.backendSockets.count == socket)
-                    bound.value.backendSockets.append(
-                        GatewayLoop.BackendSocket(channel: channel, outbox: DatagramOutbox(fd: fd, channel: channel))
-                    )
+                    gateway.eventLoop.setReading(token, true)
+                    let outbox = DatagramOutbox(fd: fd)
+                    outbox.whenBlocked = { [unowned gateway] outbox in gateway.blocked(outbox, token: token) }
+                    gateway.backendSockets.append(GatewayLoop.BackendSocket(token: token, outbox: outbox))
+                    return OpenSocket(loop: gateway.index, token: token)
                 }.get()
+                opened.append(registered)
             }
         } catch {
-            for channel in channels { try? await channel.close() }
+            for socket in opened {
+                try? await bound.eventLoop.submit { bound.value.eventLoop.close(socket.token) }.get()
+            }
             throw error
         }
-        return channels
+        return opened
+    }
+
+    private static func startReading(_ sockets: [OpenSocket], loops: [DatagramLoop]) async {
+        for socket in sockets {
+            let loop = loops[socket.loop]
+            try? await loop.submit { loop.setReading(socket.token, true) }.get()
+        }
+    }
+
+    private static func close(_ sockets: [OpenSocket], loops: [DatagramLoop]) async {
+        for socket in sockets where socket.loop < loops.count {
+            let loop = loops[socket.loop]
+            try? await loop.submit { loop.close(socket.token) }.get()
+        }
     }
 
     /// Serves `plan` from now on (a reload): new listeners are bound and removed ones closed, new
@@ -311,27 +263,27 @@ public final class Gateway: Sendable {
         let poolSockets = plan.snapshot.pools.map { next.pools[Self.key($0)]! }
         // Open everything new on every loop first: a bind that fails leaves the old configuration
         // serving, untouched.
-        var opened: [Channel] = []
-        var newListenerChannels: [Channel] = []
+        var opened: [OpenSocket] = []
+        var newListeners: [OpenSocket] = []
         do {
             for bound in self.loops {
                 for address in added {
                     let id = next.listenerIDs[Self.key(address)]!
-                    let channel = try await Self.openListener(address, id: id, on: bound, reusePort: self.loops.count > 1)
-                    opened.append(channel)
-                    newListenerChannels.append(channel)
-                    next.listenerChannels[id, default: []].append(channel)
+                    let socket = try await Self.openListener(address, id: id, on: bound, reusePort: self.loops.count > 1)
+                    opened.append(socket)
+                    newListeners.append(socket)
+                    next.listenerSockets[id, default: []].append(socket)
                 }
                 for local in newPools {
                     let sockets = next.pools[Self.key(local)]!
-                    let channels = try await Self.openPool(local, sockets: sockets.first!..<(sockets.last! + 1), on: bound)
-                    opened += channels
-                    next.poolChannels += channels
+                    let pool = try await Self.openPool(local, sockets: sockets.first!..<(sockets.last! + 1), on: bound)
+                    opened += pool
+                    next.openedPools += pool
                 }
             }
         } catch {
-            for channel in opened { try? await channel.close() }
-            // Listeners registered on loops for the failed channels go with them: unregister.
+            await Self.close(opened, loops: self.eventLoops)
+            // Listeners registered on loops for the failed sockets go with them: unregister.
             for bound in self.loops {
                 try? await bound.eventLoop.submit {
                     for address in added {
@@ -352,11 +304,11 @@ public final class Gateway: Sendable {
             }.get()
         }
         for (_, id) in removed {
-            for channel in next.listenerChannels[id] ?? [] { try? await channel.close() }
-            next.listenerChannels[id] = nil
+            await Self.close(next.listenerSockets[id] ?? [], loops: self.eventLoops)
+            next.listenerSockets[id] = nil
             next.listenerIDs = next.listenerIDs.filter { $0.value != id }
         }
-        for channel in newListenerChannels { try await channel.setOption(.autoRead, value: true).get() }
+        await Self.startReading(newListeners, loops: self.eventLoops)
         self.sockets.withLockedValue { $0 = next }
     }
 
@@ -370,9 +322,7 @@ public final class Gateway: Sendable {
     /// Closes every socket.
     public func close() async {
         let sockets = self.sockets.withLockedValue { $0 }
-        for channel in sockets.listenerChannels.values.flatMap({ $0 }) + sockets.poolChannels {
-            try? await channel.close()
-        }
+        await Self.close(sockets.listenerSockets.values.flatMap({ $0 }) + sockets.openedPools, loops: self.eventLoops)
     }
 
     /// Moves every loop's engineTime origin earlier if `origin` is (see

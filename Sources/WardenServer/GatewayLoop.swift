@@ -17,9 +17,9 @@ import Glibc
 /// One event loop's share of the data path: its listeners, its pool of back-end sockets, its timer
 /// and its ``RequestMachine``. It decides nothing: it hands datagrams and timer ticks to the
 /// machine and performs the actions it returns (DESIGN.md §2). Used on that loop only (§3).
-final class GatewayLoop {
+final class GatewayLoop: DatagramHandler {
     let index: Int
-    let eventLoop: EventLoop
+    let eventLoop: DatagramLoop
     let machine: RequestMachine
     let logger: Logger
     /// Latency histograms (nil: no ops listener, nothing recorded).
@@ -28,7 +28,8 @@ final class GatewayLoop {
     let audit: AuditLog?
 
     struct Listener {
-        var channel: Channel
+        /// The socket's token on the loop.
+        var token: Int
         /// Replies go out on the listener's descriptor; on a wildcard listener, with the packet's
         /// destination as source.
         var outbox: DatagramOutbox
@@ -39,7 +40,7 @@ final class GatewayLoop {
 
     /// The back-end socket pool, as the machine numbers it (pool × sockets-per-pool + socket).
     struct BackendSocket {
-        var channel: Channel
+        var token: Int
         var outbox: DatagramOutbox
     }
     var backendSockets: [BackendSocket] = []
@@ -53,7 +54,7 @@ final class GatewayLoop {
 
     init(
         index: Int,
-        eventLoop: EventLoop,
+        eventLoop: DatagramLoop,
         machine: RequestMachine,
         logger: Logger,
         metrics: GatewayMetrics?,
@@ -78,31 +79,33 @@ final class GatewayLoop {
 
     // MARK: - Events
 
-    func receiveFromManager(_ envelope: AddressedEnvelope<ByteBuffer>, listener: Int) {
+    /// Listener sockets are tagged with their listener id; back-end sockets with `-1 - socket`.
+    static func backendTag(_ socket: Int) -> Int { -1 - socket }
+
+    func receive(_ datagram: ByteBuffer, from source: SocketAddress, to destination: SocketAddress?, tag: Int) {
         var sink = Performer(loop: self)
-        self.machine.receiveFromManager(
-            envelope.data,
-            from: ManagerEndpoint(
-                listener: listener,
-                remote: envelope.remoteAddress,
-                local: envelope.metadata?.packetInfo?.destinationAddress
-            ),
-            now: self.now,
-            into: &sink
-        )
+        if tag >= 0 {
+            self.machine.receiveFromManager(
+                datagram,
+                from: ManagerEndpoint(listener: tag, remote: source, local: destination),
+                now: self.now,
+                into: &sink
+            )
+        } else {
+            self.machine.receiveFromBackend(datagram, socket: -1 - tag, from: source, now: self.now, into: &sink)
+        }
         self.afterEvent()
     }
 
-    func receiveFromBackend(_ envelope: AddressedEnvelope<ByteBuffer>, socket: Int) {
-        var sink = Performer(loop: self)
-        self.machine.receiveFromBackend(
-            envelope.data,
-            socket: socket,
-            from: envelope.remoteAddress,
-            now: self.now,
-            into: &sink
-        )
-        self.afterEvent()
+    func readsEnded() {
+        self.flushWrites()
+    }
+
+    /// An outbox the kernel refused: flushed again once its socket is writable.
+    func blocked(_ outbox: DatagramOutbox, token: Int) {
+        self.eventLoop.whenWritable(token) { [unowned self] in
+            self.batch.countFailure(outbox.flush())
+        }
     }
 
     private func timerFired() {
@@ -232,7 +235,7 @@ final class GatewayLoop {
     /// Stops reading from managers; the future completes when nothing is pending any more.
     func drain() -> EventLoopFuture<Void> {
         for listener in self.listeners.values {
-            listener.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            self.eventLoop.setReading(listener.token, false)
         }
         let promise = self.eventLoop.makePromise(of: Void.self)
         self.draining = promise

@@ -69,13 +69,14 @@ public struct GatewayService: Service {
         let engine = try USMAuthoritativeEngine(identity: identity, users: configuration.users)
         let metrics = configuration.ops.map { _ in GatewayMetrics(version: self.version) }
         let audit = try configuration.auditFile.map { path throws(AuditLogError) in try AuditLog(path: path) }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads)
+        // The data path's own loops (recvmmsg on epoll, one thread each).
+        let group = try DatagramLoopGroup(loops: self.threads)
         let gateway: Gateway
         do {
             gateway = try await Gateway.start(
                 plan: self.plan,
                 engine: engine,
-                group: group,
+                group: group.loops,
                 logger: self.logger,
                 metrics: metrics,
                 audit: audit,
@@ -92,7 +93,7 @@ public struct GatewayService: Service {
                 relay = try await NotificationRelay.start(
                     plan: notifications,
                     identity: identity,
-                    eventLoop: group.next(),
+                    eventLoop: group.loops[0],
                     logger: self.logger,
                     engineTimeOrigin: engineTimeOrigin
                 )

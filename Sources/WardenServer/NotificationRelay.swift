@@ -20,8 +20,8 @@ import Glibc
 /// sending socket per address family (receivers' acknowledgements come back to it), and the
 /// ``NotificationMachine``. It decides nothing: it hands datagrams and timer ticks to the machine
 /// and performs its actions.
-final class NotificationLoop {
-    let eventLoop: EventLoop
+final class NotificationLoop: DatagramHandler {
+    let eventLoop: DatagramLoop
     let machine: NotificationMachine
     let logger: Logger
 
@@ -36,7 +36,7 @@ final class NotificationLoop {
     var sendFailures: UInt64 { self.batch.sendFailures }
     private var timer: Scheduled<Void>?
 
-    init(eventLoop: EventLoop, machine: NotificationMachine, logger: Logger) {
+    init(eventLoop: DatagramLoop, machine: NotificationMachine, logger: Logger) {
         self.eventLoop = eventLoop
         self.machine = machine
         self.logger = logger
@@ -44,23 +44,32 @@ final class NotificationLoop {
 
     var now: Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
 
-    func receive(_ envelope: AddressedEnvelope<ByteBuffer>, listener: Int) {
+    /// The sending sockets' tag (listeners are tagged with their id).
+    static let senderTag = -1
+
+    func receive(_ datagram: ByteBuffer, from source: SocketAddress, to destination: SocketAddress?, tag: Int) {
         var sink = Performer(loop: self)
-        self.machine.receive(
-            envelope.data,
-            from: ManagerEndpoint(
-                listener: listener,
-                remote: envelope.remoteAddress,
-                local: envelope.metadata?.packetInfo?.destinationAddress
-            ),
-            now: self.now,
-            into: &sink
-        )
+        if tag == Self.senderTag {
+            self.machine.receiveFromTarget(datagram, from: source, now: self.now, into: &sink)
+        } else {
+            self.machine.receive(
+                datagram,
+                from: ManagerEndpoint(listener: tag, remote: source, local: destination),
+                now: self.now,
+                into: &sink
+            )
+        }
     }
 
-    func receiveFromTarget(_ envelope: AddressedEnvelope<ByteBuffer>) {
-        var sink = Performer(loop: self)
-        self.machine.receiveFromTarget(envelope.data, from: envelope.remoteAddress, now: self.now, into: &sink)
+    func readsEnded() {
+        self.flushWrites()
+    }
+
+    /// An outbox the kernel refused: flushed again once its socket is writable.
+    func blocked(_ outbox: DatagramOutbox, token: Int) {
+        self.eventLoop.whenWritable(token) { [unowned self] in
+            self.batch.countFailure(outbox.flush())
+        }
     }
 
     private func timerFired() {
@@ -112,57 +121,6 @@ final class NotificationLoop {
 @available(*, unavailable)
 extension NotificationLoop: Sendable {}
 
-final class NotificationListenerHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    private let loop: NotificationLoop
-    private let listener: Int
-
-    init(loop: NotificationLoop, listener: Int) {
-        self.loop = loop
-        self.listener = listener
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.loop.receive(self.unwrapInboundIn(data), listener: self.listener)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        self.loop.flushWrites()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        self.loop.logger.debug("notification listener error", metadata: ["error": "\(error)"])
-    }
-}
-
-@available(*, unavailable)
-extension NotificationListenerHandler: Sendable {}
-
-final class NotificationSenderHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    private let loop: NotificationLoop
-
-    init(loop: NotificationLoop) {
-        self.loop = loop
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.loop.receiveFromTarget(self.unwrapInboundIn(data))
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        self.loop.flushWrites()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // A receiver that is down answers with ICMP port unreachable: its informs time out as usual.
-        self.loop.logger.debug("notification sender error", metadata: ["error": "\(error)"])
-    }
-}
-
-@available(*, unavailable)
-extension NotificationSenderHandler: Sendable {}
-
 /// What the relay counted, read on its loop.
 public struct NotificationStatistics: Sendable {
     public var counters: NotificationCounters
@@ -177,21 +135,22 @@ public struct NotificationStatistics: Sendable {
 /// loop keeps each inform and its acknowledgement on one thread).
 public final class NotificationRelay: Sendable {
     private let loop: NIOLoopBound<NotificationLoop>
-    private let channels: [Channel]
+    /// The sockets' tokens on the loop.
+    private let sockets: [Int]
     public let plan: NotificationPlan
 
-    private init(loop: NIOLoopBound<NotificationLoop>, channels: [Channel], plan: NotificationPlan) {
+    private init(loop: NIOLoopBound<NotificationLoop>, sockets: [Int], plan: NotificationPlan) {
         self.loop = loop
-        self.channels = channels
+        self.sockets = sockets
         self.plan = plan
     }
 
     static let receiveCapacity = 16_384
 
-    public static func start(
+    static func start(
         plan: NotificationPlan,
         identity: EngineIdentity,
-        eventLoop: EventLoop,
+        eventLoop: DatagramLoop,
         logger: Logger,
         engineTimeOrigin: Int64
     ) async throws -> NotificationRelay {
@@ -213,35 +172,36 @@ public final class NotificationRelay: Sendable {
                 eventLoop: eventLoop
             )
         }.get()
-        var channels: [Channel] = []
+        var sockets: [Int] = []
+        /// Registers `fd` on the loop with `tag`; `listener`: as that listener's outbox.
+        func register(_ fd: CInt, tag: Int, wildcard: Bool, capacity: Int, sender family: Int?) async throws -> Int {
+            try await eventLoop.submit {
+                let relay = bound.value
+                let token = eventLoop.register(fd: fd, capacity: capacity, packetInfo: wildcard, tag: tag, handler: relay)
+                let outbox = DatagramOutbox(fd: fd)
+                outbox.whenBlocked = { [unowned relay] outbox in relay.blocked(outbox, token: token) }
+                if let family {
+                    relay.senders[family] = outbox
+                    eventLoop.setReading(token, true)
+                } else {
+                    relay.listeners[tag] = NotificationLoop.Listener(outbox: outbox, isWildcard: wildcard)
+                }
+                return token
+            }.get()
+        }
         do {
+            var listeners: [Int] = []
             for (id, address) in plan.listeners.enumerated() {
                 let fd = try UDPSocket.bound(to: address, reusePort: false)
-                let wildcard = UDPSocket.isWildcard(address)
-                let channel = try await DatagramBootstrap(group: eventLoop)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                NotificationListenerHandler(loop: bound.value, listener: id)
-                            )
-                        }
-                    }
-                    .channelOption(
-                        .recvAllocator,
-                        value: FixedSizeRecvByteBufferAllocator(capacity: Gateway.vectorReadCount * Self.receiveCapacity)
-                    )
-                    .channelOption(.autoRead, value: false)
-                    .channelOption(.receivePacketInfo, value: wildcard)
-                    .channelOption(.datagramVectorReadMessageCount, value: Gateway.vectorReadCount)
-                    .withBoundSocket(fd)
-                    .get()
-                channels.append(channel)
-                try await eventLoop.submit {
-                    bound.value.listeners[id] = NotificationLoop.Listener(
-                        outbox: DatagramOutbox(fd: fd, channel: wildcard ? nil : channel),
-                        isWildcard: wildcard
-                    )
-                }.get()
+                let token = try await register(
+                    fd,
+                    tag: id,
+                    wildcard: UDPSocket.isWildcard(address),
+                    capacity: Self.receiveCapacity,
+                    sender: nil
+                )
+                sockets.append(token)
+                listeners.append(token)
             }
             for (family, host) in ["0.0.0.0", "::"].enumerated() {
                 let fd: CInt
@@ -253,26 +213,26 @@ public final class NotificationRelay: Sendable {
                     }
                     continue
                 }
-                let channel = try await DatagramBootstrap(group: eventLoop)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(NotificationSenderHandler(loop: bound.value))
-                        }
-                    }
-                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
-                    .withBoundSocket(fd)
-                    .get()
-                channels.append(channel)
-                try await eventLoop.submit {
-                    bound.value.senders[family] = DatagramOutbox(fd: fd, channel: channel)
-                }.get()
+                sockets.append(
+                    try await register(
+                        fd,
+                        tag: NotificationLoop.senderTag,
+                        wildcard: false,
+                        capacity: DatagramReceiver.slotSize,
+                        sender: family
+                    )
+                )
             }
-            for channel in channels { try await channel.setOption(.autoRead, value: true).get() }
+            try await eventLoop.submit { [listeners] in
+                for token in listeners { eventLoop.setReading(token, true) }
+            }.get()
         } catch {
-            for channel in channels { try? await channel.close() }
+            try? await eventLoop.submit { [sockets] in
+                for token in sockets { eventLoop.close(token) }
+            }.get()
             throw error
         }
-        return NotificationRelay(loop: bound, channels: channels, plan: plan)
+        return NotificationRelay(loop: bound, sockets: sockets, plan: plan)
     }
 
     /// Takes new sources, targets and routes (the listeners stay: a reload refuses to change them).
@@ -307,6 +267,10 @@ public final class NotificationRelay: Sendable {
     }
 
     public func close() async {
-        for channel in self.channels { try? await channel.close() }
+        let loop = self.loop
+        let sockets = self.sockets
+        try? await loop.eventLoop.submit {
+            for token in sockets { loop.value.eventLoop.close(token) }
+        }.get()
     }
 }

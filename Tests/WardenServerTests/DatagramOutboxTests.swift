@@ -25,7 +25,7 @@ struct DatagramOutboxTests {
         let destination = try SocketAddress(ipAddress: "127.0.0.1", port: Int(receiver.localPort))
         let fd = try UDPSocket.bound(to: try SocketAddress(ipAddress: "127.0.0.1", port: 0), reusePort: false)
         defer { close(fd) }
-        let outbox = DatagramOutbox(fd: fd, channel: nil)
+        let outbox = DatagramOutbox(fd: fd)
         var generator = SeededGenerator(state: 3)
         var sent: [[UInt8]] = []
         var refused = 0
@@ -59,7 +59,7 @@ struct DatagramOutboxTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         let port = Int(UInt16(bigEndian: bound.sin_port))
-        let outbox = DatagramOutbox(fd: fd, channel: nil)
+        let outbox = DatagramOutbox(fd: fd)
         let destination = try SocketAddress(ipAddress: "127.0.0.1", port: Int(receiver.localPort))
         for source in ["127.0.0.2", "127.0.0.3"] {
             _ = outbox.enqueue(
@@ -83,7 +83,7 @@ struct DatagramOutboxTests {
         let destination = try SocketAddress(ipAddress: "127.0.0.1", port: Int(receiver.localPort))
         let fd = try UDPSocket.bound(to: try SocketAddress(ipAddress: "127.0.0.1", port: 0), reusePort: false)
         defer { close(fd) }
-        let outbox = DatagramOutbox(fd: fd, channel: nil)
+        let outbox = DatagramOutbox(fd: fd)
         _ = outbox.enqueue(ByteBuffer(string: "first"), to: destination)
         // Larger than any UDP datagram: EMSGSIZE.
         _ = outbox.enqueue(ByteBuffer(repeating: 0, count: 70_000), to: destination)
