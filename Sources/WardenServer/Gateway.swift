@@ -285,7 +285,7 @@ public final class Gateway: Sendable {
             await Self.close(opened, loops: self.eventLoops)
             // Listeners registered on loops for the failed sockets go with them: unregister.
             for bound in self.loops {
-                try? await bound.eventLoop.submit {
+                try? await bound.eventLoop.submit { [next] in
                     for address in added {
                         if let id = next.listenerIDs[Self.key(address)] { bound.value.listeners[id] = nil }
                     }

@@ -48,6 +48,15 @@ final class NotificationLoop: DatagramHandler {
     static let senderTag = -1
 
     func receive(_ datagram: ByteBuffer, from source: SocketAddress, to destination: SocketAddress?, tag: Int) {
+        // The machine keeps a notification's varbinds (slices of the datagram) while its informs
+        // wait for acknowledgements: a copy the datagram's size, so that they do not pin the
+        // loop's whole receive buffer.
+        var datagram = datagram
+        if tag != Self.senderTag {
+            var copy = ByteBufferAllocator().buffer(capacity: datagram.readableBytes)
+            copy.writeBuffer(&datagram)
+            datagram = copy
+        }
         var sink = Performer(loop: self)
         if tag == Self.senderTag {
             self.machine.receiveFromTarget(datagram, from: source, now: self.now, into: &sink)
