@@ -10,7 +10,7 @@
 # (added latency) and 10,000 requests pending on a dead back end (memory).
 #
 #   scripts/bench-peers.sh [SECONDS]
-#   THREADS=2 scripts/bench-peers.sh 10     # snmpwarden with 2 event loops (default here: 1)
+#   THREADS=1 scripts/bench-peers.sh 10     # snmpwarden with 1 event loop (default: snmpwarden's own default)
 #
 # Needs: the Swift toolchain, `apt-get install snmp snmpd` (snmpd in /usr/sbin), python3.
 # Everything it starts is stopped by pid when it ends; its files live in a temporary directory.
@@ -46,7 +46,7 @@ warden_config "$WORK/dead.yaml" "$DEADGATE" dead "$DEAD" "community: x, timeout:
 
 "$SNMPD" -f -C -c "$WORK/back.conf" -Lf "$WORK/back.log" "udp:127.0.0.1:$BACK" & PIDS+=($!); BACKPID=$!
 "$SNMPD" -f -C -c "$WORK/front.conf" -I proxy,vacm_conf,usmConf -Lf "$WORK/front.log" "udp:127.0.0.1:$FRONT" & PIDS+=($!); FRONTPID=$!
-"$WARDEN" run --config "$WORK/warden.yaml" --threads "${THREADS:-1}" 2> "$WORK/warden.log" & PIDS+=($!); GATEPID=$!
+"$WARDEN" run --config "$WORK/warden.yaml" ${THREADS:+--threads "$THREADS"} 2> "$WORK/warden.log" & PIDS+=($!); GATEPID=$!
 "$WARDEN" run --config "$WORK/dead.yaml" --threads 1 2> "$WORK/dead.log" & PIDS+=($!); DEADPID=$!
 
 V3=(--version 3 --user benchuser --auth SHA --auth-pass authpass123 --priv AES --priv-pass privpass123)
@@ -104,7 +104,8 @@ wait $LOADPID || true
 sleep 5
 RSS_AFTER=$(rss $DEADPID)
 
-python3 - "$WORK/results.jsonl" "$GATEPID" "$FRONTPID" "$RSS_BEFORE" "$RSS_PEAK" "$RSS_AFTER" <<'EOF'
+LOOPS=$(grep -o 'threads=[0-9]*' "$WORK/warden.log" | head -1 | cut -d= -f2)
+python3 - "$WORK/results.jsonl" "$GATEPID" "$FRONTPID" "$RSS_BEFORE" "$RSS_PEAK" "$RSS_AFTER" "$LOOPS" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 gate, front = sys.argv[2], sys.argv[3]
@@ -113,6 +114,8 @@ def rate(label): return by[label]["req_per_s"]
 def cpu(label, pid):
     c = by[label]["cpu"].get(pid)
     return c["us_per_request"] if c else None
+print(f"snmpwarden event loops: {sys.argv[7]}")
+print()
 print("| target | GET 3 req/s | × v3 direct | GetBulk(20) req/s | × v3 direct | front-end CPU µs per GET | per GetBulk | back-end packets per GetBulk | errors |")
 print("|---|---|---|---|---|---|---|---|---|")
 def front_cpu(label, pid):

@@ -7,7 +7,7 @@
 # names, error-status or an undecodable answer).
 #
 #   scripts/soak.sh [SECONDS]
-#   THREADS=2 scripts/soak.sh 600      # snmpwarden's event loops (default: 1)
+#   THREADS=1 scripts/soak.sh 600      # snmpwarden's event loops (default: snmpwarden's own default)
 #   FAULTS=1 scripts/soak.sh 600       # the fault mode (issue 15), below
 #
 # The fault mode: one gateway, four v2c back ends, one route to each chosen by contextName
@@ -115,7 +115,7 @@ EOF
     GARBAGEPID=$!
     python3 "$ROOT/scripts/fault-agents.py" slow "$SLOW" "$SLOWBACK" 900 "$LIFETIME" 2> "$WORK/slow.log" & PIDS+=($!)
     SLOWPID=$!
-    "$WARDEN" run --config "$WORK/warden.yaml" --threads "${THREADS:-1}" 2> "$WORK/warden.log" & PIDS+=($!); GATEPID=$!
+    "$WARDEN" run --config "$WORK/warden.yaml" ${THREADS:+--threads "$THREADS"} 2> "$WORK/warden.log" & PIDS+=($!); GATEPID=$!
     for port in "$HEALTHY" "$FLAPPING" "$SLOWBACK"; do
         for _ in $(seq 1 100); do
             snmpget -v2c -c backpub -r 0 -t 1 "udp:127.0.0.1:$port" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 && break
@@ -272,7 +272,7 @@ warden_config "$WORK/warden.yaml" "$GATE" back "$BACK" "community: backpub, time
     "max-pending: 20000"
 
 "$SNMPD" -f -C -c "$WORK/back.conf" -Lf "$WORK/back.log" "udp:127.0.0.1:$BACK" & PIDS+=($!)
-"$WARDEN" run --config "$WORK/warden.yaml" --threads "${THREADS:-1}" 2> "$WORK/warden.log" & PIDS+=($!); GATEPID=$!
+"$WARDEN" run --config "$WORK/warden.yaml" ${THREADS:+--threads "$THREADS"} 2> "$WORK/warden.log" & PIDS+=($!); GATEPID=$!
 for _ in $(seq 1 100); do
     snmpget -v2c -c backpub -r 0 -t 1 "udp:127.0.0.1:$BACK" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 \
         && grep -q listening "$WORK/warden.log" && break
