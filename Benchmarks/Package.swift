@@ -30,6 +30,8 @@ let package = Package(
             dependencies: [
                 .product(name: "SNMPWire", package: "snmpwarden"),
                 .product(name: "SNMPSecurity", package: "snmpwarden"),
+                .product(name: "WardenForwarder", package: "snmpwarden"),
+                .product(name: "WardenPolicy", package: "snmpwarden"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/WireSamples"
@@ -55,6 +57,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/USMBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        // The request machine's pass-through GET: allocations and CPU per request.
+        .executableTarget(
+            name: "MachineBenchmarks",
+            dependencies: [
+                "WireSamples",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "SNMPWire", package: "snmpwarden"),
+                .product(name: "WardenForwarder", package: "snmpwarden"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/MachineBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
         .executableTarget(
