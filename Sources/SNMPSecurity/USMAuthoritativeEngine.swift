@@ -68,6 +68,8 @@ public struct USMAuthoritativeEngine {
     private var plaintext = ByteBuffer()
     private var ciphertext = ByteBuffer()
     private var decrypted = ByteBuffer()
+    /// The decrypted scoped PDU's varbind array, reused like `decrypted`.
+    private var decryptedVarbinds = SNMPDecodingScratch()
     private var salt = ByteBuffer()
 
     /// The time window for authenticated messages (RFC 3414 §3.2 step 7: 150 seconds).
@@ -182,7 +184,8 @@ public struct USMAuthoritativeEngine {
                 privacyParameters: usm.privacyParameters,
                 boots: usm.authoritativeEngineBoots,
                 time: usm.authoritativeEngineTime,
-                into: &self.decrypted
+                into: &self.decrypted,
+                varbinds: &self.decryptedVarbinds
             ) {
             case .scopedPDU(let opened):
                 scoped = opened

@@ -61,6 +61,37 @@ public enum SNMPMessage: Hashable, Sendable {
             try reader.readMessage()
         }
     }
+
+    /// Decodes one whole datagram as ``init(decoding:)`` does, with the varbind list in `scratch`'s
+    /// storage (no allocation once it is large enough, if the previous result is gone); `scratch`
+    /// then tells where the list lay and whether the message was canonical.
+    public init(decoding buffer: ByteBuffer, scratch: inout SNMPDecodingScratch) throws(SNMPWireError) {
+        self = try BERReader.decode(buffer, scratch: &scratch) { (reader: inout BERReader) throws(SNMPWireError) in
+            try reader.readMessage()
+        }
+    }
+}
+
+/// What a decoder reuses from one datagram to the next, and what it noticed about the last one.
+///
+/// One per event loop and purpose (a buffer of the caller's, like a receive buffer). The varbinds
+/// of the last decoded message share its storage until the next decode or ``release()``.
+public struct SNMPDecodingScratch {
+    var varbinds: [VarBind] = []
+    /// The content octets of the last message's varbind list: offsets from the datagram's reader
+    /// index. Nil when decoding failed or the message had no varbind list.
+    public internal(set) var varbindListContent: Range<Int>?
+    /// Whether every element of the last message was in the canonical form ``ByteBuffer`` writers
+    /// produce (minimal lengths and integers): then re-encoding its varbinds gives these octets.
+    public internal(set) var isCanonical = false
+
+    public init() {}
+
+    /// Lets go of the last message's varbinds (slices of its datagram), keeping the storage.
+    public mutating func release() {
+        self.varbinds.removeAll(keepingCapacity: true)
+        self.varbindListContent = nil
+    }
 }
 
 // MARK: - BER

@@ -86,6 +86,19 @@ public struct ScopedPDU: Hashable, Sendable {
             return scoped
         }
     }
+
+    /// The same, with the varbind list in `scratch`'s storage (see ``SNMPDecodingScratch``).
+    public init(
+        decoding buffer: ByteBuffer,
+        allowingTrailingBytes: Bool,
+        scratch: inout SNMPDecodingScratch
+    ) throws(SNMPWireError) {
+        self = try BERReader.decode(buffer, scratch: &scratch) { (reader: inout BERReader) throws(SNMPWireError) in
+            let scoped = try reader.readScopedPDU()
+            if !allowingTrailingBytes { try reader.expectEnd() }
+            return scoped
+        }
+    }
 }
 
 /// msgData: a plaintext ScopedPDU, or the encrypted one (`encryptedPDU OCTET STRING`).
