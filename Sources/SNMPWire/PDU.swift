@@ -86,7 +86,7 @@ public struct ErrorStatus: RawRepresentable, Hashable, Sendable, CustomStringCon
 ///
 /// For GetBulk the two middle fields are non-repeaters and max-repetitions (RFC 3416 §3); both are
 /// kept as the signed numbers that were sent (negative values are legal on the wire and mean 0).
-public struct PDU: Hashable, Sendable {
+public struct PDU: Sendable {
     /// Never ``PDUType/trapV1``.
     public var type: PDUType {
         willSet { precondition(newValue != .trapV1, "an SNMPv1 Trap is a TrapV1PDU") }
@@ -96,7 +96,14 @@ public struct PDU: Hashable, Sendable {
     public var errorStatusField: Int32
     /// error-index, or max-repetitions in a GetBulk.
     public var errorIndexField: Int32
-    public var varbinds: [VarBind]
+    public var varbinds: [VarBind] {
+        didSet { self.verbatimVarBindList = nil }
+    }
+    /// The content octets of the varbind list as an agent sent them, written instead of encoding
+    /// ``varbinds`` (an answer passed through unchanged). Set it only to canonical octets that decode
+    /// to exactly ``varbinds`` (``SNMPDecodingScratch/isCanonical``), so that the output is the
+    /// same as re-encoding; any change of ``varbinds`` drops it. Not part of the PDU's value.
+    public var verbatimVarBindList: ByteBuffer?
 
     public init(
         type: PDUType,
@@ -146,6 +153,23 @@ public struct PDU: Hashable, Sendable {
     public var maxRepetitions: Int32 {
         get { self.errorIndexField }
         set { self.errorIndexField = newValue }
+    }
+}
+
+// MARK: - Equatable, Hashable
+
+extension PDU: Hashable {
+    public static func == (lhs: PDU, rhs: PDU) -> Bool {
+        lhs.type == rhs.type && lhs.requestID == rhs.requestID && lhs.errorStatusField == rhs.errorStatusField
+            && lhs.errorIndexField == rhs.errorIndexField && lhs.varbinds == rhs.varbinds
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.type)
+        hasher.combine(self.requestID)
+        hasher.combine(self.errorStatusField)
+        hasher.combine(self.errorIndexField)
+        hasher.combine(self.varbinds)
     }
 }
 

@@ -439,7 +439,11 @@ extension PDU {
 
     var encodedSize: EncodedSize {
         var varbinds = 0
-        for varbind in self.varbinds { varbinds += varbind.encodedLength }
+        if let verbatim = self.verbatimVarBindList {
+            varbinds = verbatim.readableBytes
+        } else {
+            for varbind in self.varbinds { varbinds += varbind.encodedLength }
+        }
         let content =
             BERSize.ofElement(content: BERSize.ofSigned(Int64(self.requestID)))
             + BERSize.ofElement(content: BERSize.ofSigned(Int64(self.errorStatusField)))
@@ -465,7 +469,11 @@ extension RawBERWriter {
         self.signed(Int64(pdu.errorStatusField), tag: BERTag.integer)
         self.signed(Int64(pdu.errorIndexField), tag: BERTag.integer)
         self.header(tag: BERTag.sequence, length: size.varbindsContent)
-        for varbind in pdu.varbinds { self.varbind(varbind) }
+        if let verbatim = pdu.verbatimVarBindList {
+            self.content(verbatim)
+        } else {
+            for varbind in pdu.varbinds { self.varbind(varbind) }
+        }
     }
 }
 

@@ -256,6 +256,9 @@ public final class RequestMachine {
     /// The varbind arrays of the last manager and back-end datagrams decoded, reused.
     private var managerDecoding = SNMPDecodingScratch()
     private var backendDecoding = SNMPDecodingScratch()
+    /// The agent's answer of the event being handled, while its varbind list may go to the manager
+    /// as the agent encoded it (``verbatimAnswer(_:of:)``).
+    private var agentAnswer: (varbinds: [VarBind], list: ByteBuffer)?
     /// Finished requests, recycled into ``requestPool`` once the event that ended them is over.
     private var finishedRequests: [PendingRequest] = []
     private var requestPool: [PendingRequest] = []
@@ -892,6 +895,7 @@ public final class RequestMachine {
     ) {
         self.now = now
         self.decodeFromBackend(datagram, socket: socket, from: source, into: &sink)
+        self.agentAnswer = nil
         self.recycleFinishedRequests()
         self.backendDecoding.release()
     }
@@ -940,6 +944,14 @@ public final class RequestMachine {
         guard entry.context.exchange?.isPlausible(pdu) == true else {
             self.counters.backendUnmatched &+= 1
             return
+        }
+        // A v2c answer in canonical form may reach the manager as the agent encoded it, if nothing
+        // changes it on the way (``verbatimAnswer(_:of:)`` decides).
+        if agent.version == .v2c, self.backendDecoding.isCanonical,
+            let range = self.backendDecoding.varbindListContent
+        {
+            let list = datagram.getSlice(at: datagram.readerIndex + range.lowerBound, length: range.count)!
+            self.agentAnswer = (pdu.varbinds, list)
         }
         self.accept(pdu, of: entry, id: pdu.requestID, socket: socket, agent: agent, into: &sink)
     }
@@ -1146,6 +1158,11 @@ public final class RequestMachine {
             response.errorStatus != .noError
             && request.filtered.refusals.contains { $0.0 == .writeOutsideView || $0.0 == .writeTransformed }
         self.finished(request, response.errorStatus == .noError ? .ok : (refused ? .refused : .error), into: &sink)
+        if let list = self.verbatimAnswer(response, of: request) {
+            response.verbatimVarBindList = list
+            self.counters.answersPassedThrough &+= 1
+            assert(Self.encodesAsVerbatim(response), "a verbatim varbind list that re-encoding would change")
+        }
         self.respond(
             response,
             security: request.security,
@@ -1372,7 +1389,7 @@ public final class RequestMachine {
         buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
     }
 
-    // MARK: - Recycling
+    // MARK: - Recycling and pass-through
 
     /// Puts the requests that ended during the event into the pool, each once nothing else refers
     /// to it (otherwise it is simply let go).
@@ -1382,6 +1399,40 @@ public final class RequestMachine {
             request.clear()
             if self.requestPool.count < Self.requestPoolLimit { self.requestPool.append(request) }
         }
+    }
+
+    /// The agent's varbind list as it sent it, when the manager's answer is exactly the agent's
+    /// varbinds: a Get, GetNext or GetBulk through a route with no rewrite or value transform, from
+    /// a v2c agent to an SNMPv3 or SNMPv2c manager, with no view filtering or trimming on the way
+    /// (which would have changed the varbinds) and in canonical form (so that the octets are the
+    /// ones re-encoding would write). Bytes to a back end are always re-encoded (DESIGN.md §1).
+    private func verbatimAnswer(_ response: PDU, of request: PendingRequest) -> ByteBuffer? {
+        guard let answer = self.agentAnswer, request.skipping == nil,
+            request.backend.agent?.version == .v2c,
+            request.route.policy.rewrites.isEmpty, request.route.policy.transforms == nil
+        else { return nil }
+        switch request.managerRequest.type {
+        case .get, .getNext, .getBulk: break
+        default: return nil
+        }
+        switch request.security {
+        case .usm: break
+        case .community(let version, _): guard version == .v2c else { return nil }
+        }
+        guard response.varbinds == answer.varbinds else { return nil }
+        return answer.list
+    }
+
+    /// Whether `pdu`'s verbatim varbind list is what encoding its varbinds writes (a debug check).
+    static func encodesAsVerbatim(_ pdu: PDU) -> Bool {
+        guard let verbatim = pdu.verbatimVarBindList else { return true }
+        var plain = pdu
+        plain.verbatimVarBindList = nil
+        var encoded = ByteBuffer()
+        encoded.writePDU(plain)
+        var patched = ByteBuffer()
+        patched.writePDU(pdu)
+        return encoded == patched && verbatim.readableBytes <= patched.readableBytes
     }
 
     // MARK: - Helpers
