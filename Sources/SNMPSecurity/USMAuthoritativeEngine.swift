@@ -272,6 +272,9 @@ public struct USMAuthoritativeEngine {
 
     /// The same, secured with `user`'s keys as the request was accepted with
     /// (``USMIncomingRequest/user``), whether or not this engine still has that user.
+    ///
+    /// - Parameter varBindList: the varbind list as the content octets an agent sent, written as
+    ///   they are (see `ByteBuffer.writePDU(_:varBindList:)`), unless the response must be trimmed.
     @discardableResult
     public mutating func encodeResponse(
         _ pdu: PDU,
@@ -279,14 +282,17 @@ public struct USMAuthoritativeEngine {
         user: USMLocalizedUser?,
         engineTime: Int32,
         into buffer: inout ByteBuffer,
-        trimToFit: Bool = false
+        trimToFit: Bool = false,
+        varBindList: ByteBuffer? = nil
     ) -> Bool {
         let user = request.level == .noAuthNoPriv ? nil : user
         precondition(request.level == .noAuthNoPriv || user != nil, "a secured response needs the user's keys")
         let start = buffer.writerIndex
         let scoped = ScopedPDU(contextEngineID: request.contextEngineID, contextName: request.contextName, pdu: pdu)
         let limit = Int(request.maxSize)
-        if self.encode(scoped, state: request, user: user, engineTime: engineTime, into: &buffer) <= limit {
+        if self.encode(scoped, state: request, user: user, engineTime: engineTime, into: &buffer, varBindList: varBindList)
+            <= limit
+        {
             return true
         }
         buffer.moveWriterIndex(to: start)
@@ -331,7 +337,8 @@ public struct USMAuthoritativeEngine {
         state: USMRequestState,
         user: USMLocalizedUser?,
         engineTime: Int32,
-        into buffer: inout ByteBuffer
+        into buffer: inout ByteBuffer,
+        varBindList: ByteBuffer? = nil
     ) -> Int {
         let boots = self.identity.boots
         let data: ScopedPDUData
@@ -344,7 +351,8 @@ public struct USMAuthoritativeEngine {
                 salts: &self.salts,
                 plaintext: &self.plaintext,
                 salt: &self.salt,
-                ciphertext: &self.ciphertext
+                ciphertext: &self.ciphertext,
+                varBindList: varBindList
             )
             privacyParameters = self.salt
             data = .encrypted(self.ciphertext)
@@ -369,7 +377,7 @@ public struct USMAuthoritativeEngine {
             data: data
         )
         let start = buffer.writerIndex
-        let (written, layout) = buffer.writeSNMPv3Message(message)
+        let (written, layout) = buffer.writeSNMPv3Message(message, varBindList: varBindList)
         if let authenticator = user?.authenticator, state.level != .noAuthNoPriv,
             let range = layout.authenticationParameters
         {

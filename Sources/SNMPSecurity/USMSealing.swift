@@ -31,10 +31,11 @@ extension PrivacyCipher {
         salts: inout SaltGenerator,
         plaintext: inout ByteBuffer,
         salt: inout ByteBuffer,
-        ciphertext: inout ByteBuffer
+        ciphertext: inout ByteBuffer,
+        varBindList: ByteBuffer? = nil
     ) {
         plaintext.clear()
-        plaintext.writeScopedPDU(scoped)
+        plaintext.writeScopedPDU(scoped, varBindList: varBindList)
         let length = self.ciphertextLength(plaintext: plaintext.readableBytes)
         plaintext.writeRepeatingByte(0, count: length - plaintext.readableBytes)
         salt.clear()

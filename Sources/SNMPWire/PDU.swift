@@ -86,7 +86,7 @@ public struct ErrorStatus: RawRepresentable, Hashable, Sendable, CustomStringCon
 ///
 /// For GetBulk the two middle fields are non-repeaters and max-repetitions (RFC 3416 §3); both are
 /// kept as the signed numbers that were sent (negative values are legal on the wire and mean 0).
-public struct PDU: Sendable {
+public struct PDU: Hashable, Sendable {
     /// Never ``PDUType/trapV1``.
     public var type: PDUType {
         willSet { precondition(newValue != .trapV1, "an SNMPv1 Trap is a TrapV1PDU") }
@@ -96,14 +96,7 @@ public struct PDU: Sendable {
     public var errorStatusField: Int32
     /// error-index, or max-repetitions in a GetBulk.
     public var errorIndexField: Int32
-    public var varbinds: [VarBind] {
-        didSet { self.verbatimVarBindList = nil }
-    }
-    /// The content octets of the varbind list as an agent sent them, written instead of encoding
-    /// ``varbinds`` (an answer passed through unchanged). Set it only to canonical octets that decode
-    /// to exactly ``varbinds`` (``SNMPDecodingScratch/isCanonical``), so that the output is the
-    /// same as re-encoding; any change of ``varbinds`` drops it. Not part of the PDU's value.
-    public var verbatimVarBindList: ByteBuffer?
+    public var varbinds: [VarBind]
 
     public init(
         type: PDUType,
@@ -153,23 +146,6 @@ public struct PDU: Sendable {
     public var maxRepetitions: Int32 {
         get { self.errorIndexField }
         set { self.errorIndexField = newValue }
-    }
-}
-
-// MARK: - Equatable, Hashable
-
-extension PDU: Hashable {
-    public static func == (lhs: PDU, rhs: PDU) -> Bool {
-        lhs.type == rhs.type && lhs.requestID == rhs.requestID && lhs.errorStatusField == rhs.errorStatusField
-            && lhs.errorIndexField == rhs.errorIndexField && lhs.varbinds == rhs.varbinds
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(self.type)
-        hasher.combine(self.requestID)
-        hasher.combine(self.errorStatusField)
-        hasher.combine(self.errorIndexField)
-        hasher.combine(self.varbinds)
     }
 }
 
@@ -289,10 +265,20 @@ extension ByteBuffer {
     /// Writes a PDU other than an SNMPv1 Trap.
     @discardableResult
     public mutating func writePDU(_ pdu: PDU) -> Int {
-        let size = pdu.encodedSize
+        self.writePDU(pdu, varBindList: nil)
+    }
+
+    /// Writes a PDU whose varbind list is `varBindList`, the content octets of the SEQUENCE as an
+    /// agent sent them (an answer passed through unchanged), or its varbinds encoded when nil.
+    ///
+    /// The octets must be canonical and decode to exactly `pdu.varbinds`
+    /// (``SNMPDecodingScratch/isCanonical``): then the output is what encoding the varbinds writes.
+    @discardableResult
+    public mutating func writePDU(_ pdu: PDU, varBindList: ByteBuffer?) -> Int {
+        let size = pdu.encodedSize(varBindListLength: varBindList?.readableBytes)
         return self.writeWithUnsafeMutableBytes(minimumWritableBytes: BERSize.ofElement(content: size.content)) { raw in
             var writer = RawBERWriter(raw)
-            writer.pdu(pdu, size)
+            writer.pdu(pdu, size, varBindList: varBindList)
             return writer.count
         }
     }

@@ -150,6 +150,13 @@ extension ByteBuffer {
     /// Writes an SNMPv1/v2c message.
     @discardableResult
     public mutating func writeCommunityMessage(_ message: CommunityMessage) -> Int {
+        self.writeCommunityMessage(message, varBindList: nil)
+    }
+
+    /// Writes an SNMPv1/v2c message whose PDU's varbind list is `varBindList` (see
+    /// ``writePDU(_:varBindList:)``); ignored for an SNMPv1 Trap.
+    @discardableResult
+    public mutating func writeCommunityMessage(_ message: CommunityMessage, varBindList: ByteBuffer?) -> Int {
         guard case .pdu(let pdu) = message.pdu else {
             return self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
                 buffer.writeBERInteger(Int64(message.version.rawValue))
@@ -158,7 +165,7 @@ extension ByteBuffer {
             }
         }
         // The common case, in one pass with every length computed first (as writeSNMPv3Message).
-        let size = pdu.encodedSize
+        let size = pdu.encodedSize(varBindListLength: varBindList?.readableBytes)
         let content =
             BERSize.ofElement(content: BERSize.ofSigned(Int64(message.version.rawValue)))
             + BERSize.ofElement(content: message.community.readableBytes) + BERSize.ofElement(content: size.content)
@@ -167,7 +174,7 @@ extension ByteBuffer {
             writer.header(tag: BERTag.sequence, length: content)
             writer.signed(Int64(message.version.rawValue), tag: BERTag.integer)
             writer.octetString(message.community, tag: BERTag.octetString)
-            writer.pdu(pdu, size)
+            writer.pdu(pdu, size, varBindList: varBindList)
             return writer.count
         }
     }

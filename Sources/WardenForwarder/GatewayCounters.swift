@@ -71,7 +71,8 @@ public struct GatewayCounters: Hashable, Sendable {
     /// undecryptable, unauthenticated where authentication was asked for): ignored.
     public var backendUSMInvalid: UInt64 = 0
     /// Answers whose varbind list went to the manager as the v2c agent encoded it (canonical, and
-    /// unchanged by the route's policy): patched into the response, not re-encoded.
+    /// unchanged by the route's policy): patched into the response, not re-encoded (unless the
+    /// response then had to be trimmed to fit the manager's message size).
     public var answersPassedThrough: UInt64 = 0
     /// Requests answered by a simulated back end.
     public var simulatedRequests: UInt64 = 0

@@ -1158,10 +1158,10 @@ public final class RequestMachine {
             response.errorStatus != .noError
             && request.filtered.refusals.contains { $0.0 == .writeOutsideView || $0.0 == .writeTransformed }
         self.finished(request, response.errorStatus == .noError ? .ok : (refused ? .refused : .error), into: &sink)
-        if let list = self.verbatimAnswer(response, of: request) {
-            response.verbatimVarBindList = list
+        let varBindList = self.verbatimAnswer(response, of: request)
+        if let varBindList {
             self.counters.answersPassedThrough &+= 1
-            assert(Self.encodesAsVerbatim(response), "a verbatim varbind list that re-encoding would change")
+            assert(Self.encodes(response, as: varBindList), "a verbatim varbind list that re-encoding would change")
         }
         self.respond(
             response,
@@ -1169,6 +1169,7 @@ public final class RequestMachine {
             to: request.endpoint,
             requestType: request.managerRequest.type,
             original: request.managerRequest,
+            varBindList: varBindList,
             into: &sink
         )
     }
@@ -1319,6 +1320,7 @@ public final class RequestMachine {
         to endpoint: ManagerEndpoint,
         requestType: PDUType,
         original: PDU? = nil,
+        varBindList: ByteBuffer? = nil,
         into sink: inout Sink
     ) {
         // Take the scratch buffer out so that it is uniquely referenced: clear() then reuses its
@@ -1335,7 +1337,8 @@ public final class RequestMachine {
                 user: user,
                 engineTime: self.engineTime(at: self.now),
                 into: &buffer,
-                trimToFit: requestType == .getBulk
+                trimToFit: requestType == .getBulk,
+                varBindList: varBindList
             )
             guard fits else { return }
         case .community(let version, let community):
@@ -1344,7 +1347,7 @@ public final class RequestMachine {
                 pdu = ManagerTranslation.v1Response(response, request: original ?? response)
             }
             Self.writeCommunityResponse(pdu, version: version, community: community, requestType: requestType,
-                original: original, into: &buffer)
+                original: original, varBindList: version == .v1 ? nil : varBindList, into: &buffer)
         }
         self.counters.outResponses &+= 1
         sink.perform(.reply(buffer, to: endpoint))
@@ -1358,11 +1361,15 @@ public final class RequestMachine {
         community: ByteBuffer,
         requestType: PDUType,
         original: PDU?,
+        varBindList: ByteBuffer? = nil,
         into buffer: inout ByteBuffer
     ) {
         var pdu = response
         let start = buffer.writerIndex
-        buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
+        buffer.writeCommunityMessage(
+            CommunityMessage(version: version, community: community, pdu: .pdu(pdu)),
+            varBindList: varBindList
+        )
         guard buffer.readableBytes - start > Self.maximumCommunityResponse else { return }
         if requestType == .getBulk {
             let all = pdu.varbinds
@@ -1407,8 +1414,8 @@ public final class RequestMachine {
     /// (which would have changed the varbinds) and in canonical form (so that the octets are the
     /// ones re-encoding would write). Bytes to a back end are always re-encoded (DESIGN.md §1).
     private func verbatimAnswer(_ response: PDU, of request: PendingRequest) -> ByteBuffer? {
+        // The agent is a v2c one: ``agentAnswer`` is set for no other.
         guard let answer = self.agentAnswer, request.skipping == nil,
-            request.backend.agent?.version == .v2c,
             request.route.policy.rewrites.isEmpty, request.route.policy.transforms == nil
         else { return nil }
         switch request.managerRequest.type {
@@ -1423,16 +1430,13 @@ public final class RequestMachine {
         return answer.list
     }
 
-    /// Whether `pdu`'s verbatim varbind list is what encoding its varbinds writes (a debug check).
-    static func encodesAsVerbatim(_ pdu: PDU) -> Bool {
-        guard let verbatim = pdu.verbatimVarBindList else { return true }
-        var plain = pdu
-        plain.verbatimVarBindList = nil
+    /// Whether writing `pdu` with `varBindList` gives what encoding its varbinds gives (a debug check).
+    static func encodes(_ pdu: PDU, as varBindList: ByteBuffer) -> Bool {
         var encoded = ByteBuffer()
-        encoded.writePDU(plain)
+        encoded.writePDU(pdu)
         var patched = ByteBuffer()
-        patched.writePDU(pdu)
-        return encoded == patched && verbatim.readableBytes <= patched.readableBytes
+        patched.writePDU(pdu, varBindList: varBindList)
+        return encoded == patched
     }
 
     // MARK: - Helpers
