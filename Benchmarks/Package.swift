@@ -94,6 +94,13 @@ let package = Package(
             ],
             path: "Sources/LoadGenerator"
         ),
+        // The MachineBenchmarks exchange in a plain loop: thread CPU time per GET, and a fixed
+        // workload for callgrind.
+        .executableTarget(
+            name: "MachineProfile",
+            dependencies: ["WireSamples"],
+            path: "Sources/MachineProfile"
+        ),
         .executableTarget(
             name: "WireProfile",
             dependencies: [
