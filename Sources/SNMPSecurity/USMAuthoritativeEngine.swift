@@ -290,9 +290,15 @@ public struct USMAuthoritativeEngine {
         let start = buffer.writerIndex
         let scoped = ScopedPDU(contextEngineID: request.contextEngineID, contextName: request.contextName, pdu: pdu)
         let limit = Int(request.maxSize)
-        if self.encode(scoped, state: request, user: user, engineTime: engineTime, into: &buffer, varBindList: varBindList)
-            <= limit
-        {
+        let size = self.encode(
+            scoped,
+            state: request,
+            user: user,
+            engineTime: engineTime,
+            into: &buffer,
+            varBindList: varBindList
+        )
+        if size <= limit {
             return true
         }
         buffer.moveWriterIndex(to: start)

@@ -653,16 +653,18 @@ public final class RequestMachine {
             return
         }
         let agent = backend.agent
-        let pending = self.requestPool.popLast() ?? PendingRequest(
-            endpoint: endpoint,
-            security: security,
-            managerRequest: pdu,
-            route: route,
-            backend: backend,
-            filtered: FilteredExchange(request: pdu, policy: route.policy, maximumRounds: 1),
-            startedAt: self.now,
-            poolSockets: self.poolSockets
-        )
+        let pending =
+            self.requestPool.popLast()
+            ?? PendingRequest(
+                endpoint: endpoint,
+                security: security,
+                managerRequest: pdu,
+                route: route,
+                backend: backend,
+                filtered: FilteredExchange(request: pdu, policy: route.policy, maximumRounds: 1),
+                startedAt: self.now,
+                poolSockets: self.poolSockets
+            )
         if agent == nil {
             self.counters.simulatedRequests &+= 1
         } else {
@@ -1346,8 +1348,15 @@ public final class RequestMachine {
             if version == .v1 {
                 pdu = ManagerTranslation.v1Response(response, request: original ?? response)
             }
-            Self.writeCommunityResponse(pdu, version: version, community: community, requestType: requestType,
-                original: original, varBindList: version == .v1 ? nil : varBindList, into: &buffer)
+            Self.writeCommunityResponse(
+                pdu,
+                version: version,
+                community: community,
+                requestType: requestType,
+                original: original,
+                varBindList: version == .v1 ? nil : varBindList,
+                into: &buffer
+            )
         }
         self.counters.outResponses &+= 1
         sink.perform(.reply(buffer, to: endpoint))

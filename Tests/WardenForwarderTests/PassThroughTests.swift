@@ -38,7 +38,13 @@ struct PassThroughLab {
         .string("core-sw-01.example.net"),
     ]
 
-    init(policy: RoutePolicy = RoutePolicy(readView: ViewPolicy(include: [[1, 3, 6, 1]], exclude: []), writeView: nil, rewrites: [])) {
+    init(
+        policy: RoutePolicy = RoutePolicy(
+            readView: ViewPolicy(include: [[1, 3, 6, 1]], exclude: []),
+            writeView: nil,
+            rewrites: []
+        )
+    ) {
         let backend = BackendTarget(
             name: "agent",
             index: 0,
@@ -54,14 +60,27 @@ struct PassThroughLab {
             )
         )
         let snapshot = ForwardingSnapshot(
-            routes: [RouteTarget(name: "pass-through", index: 0, backend: .fixed(backend), policy: policy, dropOnTimeout: false)],
-            routeTable: RouteTable(rules: [RouteTable.Rule(users: ["bench"], communities: [], context: nil, sources: [])]),
+            routes: [
+                RouteTarget(
+                    name: "pass-through",
+                    index: 0,
+                    backend: .fixed(backend),
+                    policy: policy,
+                    dropOnTimeout: false
+                )
+            ],
+            routeTable: RouteTable(rules: [
+                RouteTable.Rule(users: ["bench"], communities: [], context: nil, sources: [])
+            ]),
             backends: [backend],
             limits: ForwardingLimits(),
             pools: [try! SocketAddress(ipAddress: "0.0.0.0", port: 0)],
             socketsPerPool: 1
         )
-        let usm = try! USMAuthoritativeEngine(identity: EngineIdentity(engineID: Self.engineID, boots: 3), users: [Self.user])
+        let usm = try! USMAuthoritativeEngine(
+            identity: EngineIdentity(engineID: Self.engineID, boots: 3),
+            users: [Self.user]
+        )
         self.machine = RequestMachine(
             snapshot: snapshot,
             usm: usm,
@@ -86,13 +105,16 @@ struct PassThroughLab {
                 requestID: requestID,
                 varbinds: zip(Self.oids, Self.values).map { VarBind(oid: $0, value: $1) }
             )
-            buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: ByteBuffer(string: "public"), pdu: .pdu(pdu)))
+            buffer.writeCommunityMessage(
+                CommunityMessage(version: .v2c, community: ByteBuffer(string: "public"), pdu: .pdu(pdu))
+            )
             return buffer
         }
         let one = encoded(0x0100_0000)
         let other = encoded(0x0200_0000)
         self.response = one
-        self.requestIDOffset = zip(one.readableBytesView, other.readableBytesView).enumerated()
+        self.requestIDOffset =
+            zip(one.readableBytesView, other.readableBytesView).enumerated()
             .first { $0.element.0 != $0.element.1 }!.offset
     }
 
@@ -100,9 +122,10 @@ struct PassThroughLab {
     mutating func exchange() -> (backend: PDU?, answer: PDU?) {
         var sink = CollectingSink()
         self.machine.receiveFromManager(self.request, from: self.manager, now: self.now, into: &sink)
-        guard case .sendToBackend(let datagram, let socket, let address)? = sink.actions.first(where: {
-            if case .sendToBackend = $0 { return true } else { return false }
-        }), address == self.agent,
+        guard
+            case .sendToBackend(let datagram, let socket, let address)? = sink.actions.first(where: {
+                if case .sendToBackend = $0 { return true } else { return false }
+            }), address == self.agent,
             case .community(let message) = try? SNMPMessage(decoding: datagram), message.version == .v2c,
             message.community == ByteBuffer(string: "public"), case .pdu(let sent) = message.pdu
         else { return (nil, nil) }

@@ -36,7 +36,9 @@ struct AnswerLab {
         )
         let snapshot = ForwardingSnapshot(
             routes: [RouteTarget(name: "r", index: 0, backend: .fixed(backend), policy: policy, dropOnTimeout: false)],
-            routeTable: RouteTable(rules: [RouteTable.Rule(users: [], communities: [Array("public".utf8)], context: nil, sources: [])]),
+            routeTable: RouteTable(rules: [
+                RouteTable.Rule(users: [], communities: [Array("public".utf8)], context: nil, sources: [])
+            ]),
             backends: [backend],
             limits: ForwardingLimits(),
             pools: [try! SocketAddress(ipAddress: "0.0.0.0", port: 0)],
@@ -55,12 +57,19 @@ struct AnswerLab {
         self.machine.receiveFromManager(datagram, from: self.manager, now: 1_000_000_000, into: &sink)
         for _ in 0..<8 {
             for case .reply(let reply, _) in sink.actions { return reply }
-            guard case .sendToBackend(let sent, let socket, _)? = sink.actions.first(where: {
-                if case .sendToBackend = $0 { return true } else { return false }
-            }), case .community(let message) = try? SNMPMessage(decoding: sent), case .pdu(let pdu) = message.pdu
+            guard
+                case .sendToBackend(let sent, let socket, _)? = sink.actions.first(where: {
+                    if case .sendToBackend = $0 { return true } else { return false }
+                }), case .community(let message) = try? SNMPMessage(decoding: sent), case .pdu(let pdu) = message.pdu
             else { return nil }
             sink = CollectingSink()
-            self.machine.receiveFromBackend(answer(pdu), socket: socket, from: self.agent, now: 1_000_000_000, into: &sink)
+            self.machine.receiveFromBackend(
+                answer(pdu),
+                socket: socket,
+                from: self.agent,
+                now: 1_000_000_000,
+                into: &sink
+            )
         }
         return nil
     }
@@ -84,7 +93,11 @@ struct AnswerLab {
     static func reencoded(requestID: Int32, _ varbinds: [VarBind], version: SNMPVersion = .v2c) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.writeCommunityMessage(
-            CommunityMessage(version: version, community: "public", pdu: PDU(type: .response, requestID: requestID, varbinds: varbinds))
+            CommunityMessage(
+                version: version,
+                community: "public",
+                pdu: PDU(type: .response, requestID: requestID, varbinds: varbinds)
+            )
         )
         return buffer
     }
@@ -93,7 +106,10 @@ struct AnswerLab {
 /// A USM engine with no users (the lab's managers use communities).
 enum USMAuthoritativeEngineFactory {
     static func noUsers() throws -> USMAuthoritativeEngine {
-        try USMAuthoritativeEngine(identity: EngineIdentity(engineID: [0x80, 0, 0x1F, 0x88, 0x04, 9, 9], boots: 1), users: [])
+        try USMAuthoritativeEngine(
+            identity: EngineIdentity(engineID: [0x80, 0, 0x1F, 0x88, 0x04, 9, 9], boots: 1),
+            users: []
+        )
     }
 }
 
@@ -106,7 +122,9 @@ enum HandBER {
 
     static func integer(_ value: Int32) -> [UInt8] {
         var buffer = ByteBuffer()
-        buffer.writeCommunityMessage(CommunityMessage(version: .v2c, community: "", pdu: PDU(type: .get, requestID: value, varbinds: [])))
+        buffer.writeCommunityMessage(
+            CommunityMessage(version: .v2c, community: "", pdu: PDU(type: .get, requestID: value, varbinds: []))
+        )
         // The request-id element: after 30 len, 02 01 01, 04 00, A0 len.
         let bytes = Array(buffer.readableBytesView)
         let start = 2 + 3 + 2 + 2
@@ -125,7 +143,6 @@ enum HandBER {
     }
 }
 
-
 @Suite("Answers passed through: the agent's varbind list as it is, when nothing changed it")
 struct VerbatimAnswerTests {
     static let everything = ViewPolicy(include: [[1, 3, 6, 1]], exclude: [])
@@ -138,7 +155,11 @@ struct VerbatimAnswerTests {
     static let unchanged: [(String, PDU, [VarBind])] = [
         (
             "Get of 3 scalars",
-            PDU(type: .get, requestID: 11, varbinds: [Self.sysDescr, Self.sysUpTime, Self.sysName].map { VarBind(oid: $0) }),
+            PDU(
+                type: .get,
+                requestID: 11,
+                varbinds: [Self.sysDescr, Self.sysUpTime, Self.sysName].map { VarBind(oid: $0) }
+            ),
             [
                 VarBind(oid: Self.sysDescr, value: .string("Linux core-sw-01 5.10.0-21-amd64")),
                 VarBind(oid: Self.sysUpTime, value: .timeTicks(4_294_967_295)),
@@ -147,7 +168,11 @@ struct VerbatimAnswerTests {
         ),
         (
             "Get of every value type, exceptions included",
-            PDU(type: .get, requestID: -7, varbinds: (1...9).map { VarBind(oid: OID(arcs: [1, 3, 6, 1, 4, 1, 9, $0, 0])!) }),
+            PDU(
+                type: .get,
+                requestID: -7,
+                varbinds: (1...9).map { VarBind(oid: OID(arcs: [1, 3, 6, 1, 4, 1, 9, $0, 0])!) }
+            ),
             [
                 VarBind(oid: [1, 3, 6, 1, 4, 1, 9, 1, 0], value: .integer(-129)),
                 VarBind(oid: [1, 3, 6, 1, 4, 1, 9, 2, 0], value: .counter32(0x8000_0000)),
@@ -155,14 +180,21 @@ struct VerbatimAnswerTests {
                 VarBind(oid: [1, 3, 6, 1, 4, 1, 9, 4, 0], value: .counter64(UInt64.max)),
                 VarBind(oid: [1, 3, 6, 1, 4, 1, 9, 5, 0], value: .ipAddress(IPv4Address(192, 0, 2, 1))),
                 VarBind(oid: [1, 3, 6, 1, 4, 1, 9, 6, 0], value: .objectIdentifier("1.3.6.1.4.1.8072.3.2.10")),
-                VarBind(oid: [1, 3, 6, 1, 4, 1, 9, 7, 0], value: .opaque(ByteBuffer(bytes: [0x9F, 0x78, 0x04, 0, 0, 0, 0]))),
+                VarBind(
+                    oid: [1, 3, 6, 1, 4, 1, 9, 7, 0],
+                    value: .opaque(ByteBuffer(bytes: [0x9F, 0x78, 0x04, 0, 0, 0, 0]))
+                ),
                 VarBind(oid: [1, 3, 6, 1, 4, 1, 9, 8, 0], value: .noSuchObject),
                 VarBind(oid: [1, 3, 6, 1, 4, 1, 9, 9, 0], value: .noSuchInstance),
             ]
         ),
         (
             "GetNext",
-            PDU(type: .getNext, requestID: 12, varbinds: [VarBind(oid: "1.3.6.1.2.1.1"), VarBind(oid: "1.3.6.1.2.1.1.4")]),
+            PDU(
+                type: .getNext,
+                requestID: 12,
+                varbinds: [VarBind(oid: "1.3.6.1.2.1.1"), VarBind(oid: "1.3.6.1.2.1.1.4")]
+            ),
             [
                 VarBind(oid: Self.sysDescr, value: .string("desc")),
                 VarBind(oid: "1.3.6.1.2.1.1.4.0", value: .string("noc@example.net")),
@@ -174,7 +206,10 @@ struct VerbatimAnswerTests {
                 requestID: 13,
                 nonRepeaters: 1,
                 maxRepetitions: 2,
-                varbinds: [VarBind(oid: "1.3.6.1.2.1.1.3"), VarBind(oid: "1.3.6.1.2.1.2.2.1.2"), VarBind(oid: "1.3.6.1.2.1.2.2.1.10")]
+                varbinds: [
+                    VarBind(oid: "1.3.6.1.2.1.1.3"), VarBind(oid: "1.3.6.1.2.1.2.2.1.2"),
+                    VarBind(oid: "1.3.6.1.2.1.2.2.1.10"),
+                ]
             ),
             [
                 VarBind(oid: Self.sysUpTime, value: .timeTicks(99)),
@@ -206,9 +241,20 @@ struct VerbatimAnswerTests {
         "non-canonical input (long lengths, padded integers, unsigned without its 00) is re-encoded",
         arguments: [
             // sysName as OCTET STRING with a long-form length.
-            [HandBER.tlv(0x30, HandBER.oid(VerbatimAnswerTests.sysName) + HandBER.tlv(0x04, Array("core".utf8), longLength: true))],
+            [
+                HandBER.tlv(
+                    0x30,
+                    HandBER.oid(VerbatimAnswerTests.sysName) + HandBER.tlv(0x04, Array("core".utf8), longLength: true)
+                )
+            ],
             // The varbind SEQUENCE with a long-form length.
-            [HandBER.tlv(0x30, HandBER.oid(VerbatimAnswerTests.sysName) + HandBER.tlv(0x04, Array("core".utf8)), longLength: true)],
+            [
+                HandBER.tlv(
+                    0x30,
+                    HandBER.oid(VerbatimAnswerTests.sysName) + HandBER.tlv(0x04, Array("core".utf8)),
+                    longLength: true
+                )
+            ],
             // INTEGER 5 as 00 05.
             [HandBER.tlv(0x30, HandBER.oid(VerbatimAnswerTests.sysName) + [0x02, 0x02, 0x00, 0x05])],
             // INTEGER -1 as FF FF.
@@ -248,9 +294,15 @@ struct VerbatimAnswerTests {
         var policy = Self.plainPolicy
         var agentVersion = SNMPVersion.v2c
         var managerVersion = SNMPVersion.v2c
-        var request = PDU(type: .get, requestID: 31, varbinds: [VarBind(oid: Self.sysDescr), VarBind(oid: Self.sysName)])
+        var request = PDU(
+            type: .get,
+            requestID: 31,
+            varbinds: [VarBind(oid: Self.sysDescr), VarBind(oid: Self.sysName)]
+        )
         var agent: (PDU) -> [VarBind] = { $0.varbinds.map { VarBind(oid: $0.oid, value: .string("v")) } }
-        var expected: [VarBind] = [VarBind(oid: Self.sysDescr, value: .string("v")), VarBind(oid: Self.sysName, value: .string("v"))]
+        var expected: [VarBind] = [
+            VarBind(oid: Self.sysDescr, value: .string("v")), VarBind(oid: Self.sysName, value: .string("v")),
+        ]
         switch change {
         case .viewHidesAnOID:
             policy = RoutePolicy(
@@ -269,7 +321,12 @@ struct VerbatimAnswerTests {
             expected = [VarBind(oid: "1.3.6.1.4.1.99999.1.0", value: .string("v"))]
         case .valueTransform:
             let transforms = ValueTransforms(
-                rules: [ValueTransforms.Rule(pattern: [1, 3, 6, 1, 2, 1, 1, 5], action: .replace(text: "hidden", value: nil))],
+                rules: [
+                    ValueTransforms.Rule(
+                        pattern: [1, 3, 6, 1, 2, 1, 1, 5],
+                        action: .replace(text: "hidden", value: nil)
+                    )
+                ],
                 synthesized: [],
                 keyedHash: nil
             )
@@ -281,12 +338,26 @@ struct VerbatimAnswerTests {
             managerVersion = .v1
         case .getBulkTrimmed:
             // N + M·R = 0 + 1·1: the agent's second varbind is one too many.
-            request = PDU.getBulk(requestID: 31, nonRepeaters: 0, maxRepetitions: 1, varbinds: [VarBind(oid: "1.3.6.1.2.1.1")])
-            agent = { _ in [VarBind(oid: Self.sysDescr, value: .string("v")), VarBind(oid: "1.3.6.1.2.1.1.2.0", value: .string("w"))] }
+            request = PDU.getBulk(
+                requestID: 31,
+                nonRepeaters: 0,
+                maxRepetitions: 1,
+                varbinds: [VarBind(oid: "1.3.6.1.2.1.1")]
+            )
+            agent = { _ in
+                [
+                    VarBind(oid: Self.sysDescr, value: .string("v")),
+                    VarBind(oid: "1.3.6.1.2.1.1.2.0", value: .string("w")),
+                ]
+            }
             expected = [VarBind(oid: Self.sysDescr, value: .string("v"))]
         case .walkLeavesTheView:
             // GetNext from Self.sysDescr.0 in a view of the system group; the agent answers past it.
-            policy = RoutePolicy(readView: ViewPolicy(include: [[1, 3, 6, 1, 2, 1, 1]], exclude: []), writeView: nil, rewrites: [])
+            policy = RoutePolicy(
+                readView: ViewPolicy(include: [[1, 3, 6, 1, 2, 1, 1]], exclude: []),
+                writeView: nil,
+                rewrites: []
+            )
             request = PDU(type: .getNext, requestID: 31, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.9.1.4.9")])
             agent = { _ in [VarBind(oid: "1.3.6.1.2.1.2.1.0", value: .integer(2))] }
             expected = [VarBind(oid: "1.3.6.1.2.1.1.9.1.4.9", value: .endOfMibView)]

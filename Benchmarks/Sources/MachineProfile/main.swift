@@ -12,12 +12,13 @@
 //
 //   .build/release/MachineProfile [GETs per round, default 200000] [rounds, default 5]
 
+import WireSamples
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import WireSamples
 
 let arguments = CommandLine.arguments.dropFirst()
 let perRound = arguments.first.flatMap { Int($0) } ?? 200_000
@@ -46,9 +47,13 @@ for _ in 0..<rounds {
 }
 guard sink.replies == sink.backendRequests && sample.machine.pendingCount == 0 else {
     let counters = sample.machine.counters.fields.filter { $0.1 != 0 }
-    fatalError("\(sink.replies) replies, \(sink.backendRequests) back-end requests, \(sink.others) other actions; \(counters)")
+    fatalError(
+        "\(sink.replies) replies, \(sink.backendRequests) back-end requests, \(sink.others) other actions; \(counters)"
+    )
 }
 func format(_ values: [Double]) -> String {
     values.map { String(Int($0.rounded())) }.joined(separator: " ")
 }
-print("GETs \(perRound) x \(rounds): CPU ns/GET min \(Int(cpu.min()!.rounded())) [\(format(cpu))]; wall ns/GET min \(Int(wall.min()!.rounded())) [\(format(wall))]")
+print(
+    "GETs \(perRound) x \(rounds): CPU ns/GET min \(Int(cpu.min()!.rounded())) [\(format(cpu))]; wall ns/GET min \(Int(wall.min()!.rounded())) [\(format(wall))]"
+)

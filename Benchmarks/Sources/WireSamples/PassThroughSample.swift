@@ -78,7 +78,9 @@ public struct PassThroughSample {
                     dropOnTimeout: false
                 )
             ],
-            routeTable: RouteTable(rules: [RouteTable.Rule(users: ["bench"], communities: [], context: nil, sources: [])]),
+            routeTable: RouteTable(rules: [
+                RouteTable.Rule(users: ["bench"], communities: [], context: nil, sources: [])
+            ]),
             backends: [backend],
             limits: ForwardingLimits(),
             pools: [try! SocketAddress(ipAddress: "0.0.0.0", port: 0)],
@@ -125,8 +127,10 @@ public struct PassThroughSample {
         let one = encodedResponse(0x0100_0000)
         let other = encodedResponse(0x0200_0000)
         precondition(one.readableBytes == other.readableBytes)
-        let offset = zip(one.readableBytesView, other.readableBytesView).enumerated().first { $0.element.0 != $0.element.1 }!
-            .offset
+        let offset = zip(one.readableBytesView, other.readableBytesView).enumerated().first {
+            $0.element.0 != $0.element.1
+        }!
+        .offset
         self.response = one
         self.requestIDOffset = offset
     }
@@ -137,7 +141,13 @@ public struct PassThroughSample {
     public mutating func exchange(into sink: inout PassThroughSink) {
         self.machine.receiveFromManager(self.request, from: self.manager, now: self.now, into: &sink)
         self.response.setInteger(sink.backendRequestID, at: self.requestIDOffset)
-        self.machine.receiveFromBackend(self.response, socket: sink.backendSocket, from: self.agent, now: self.now, into: &sink)
+        self.machine.receiveFromBackend(
+            self.response,
+            socket: sink.backendSocket,
+            from: self.agent,
+            now: self.now,
+            into: &sink
+        )
     }
 
     /// The values of the answer the sink last received, as the manager decrypts them; nil when it
