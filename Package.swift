@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "SNMPWire", targets: ["SNMPWire"]),
         .library(name: "SNMPSecurity", targets: ["SNMPSecurity"]),
         .library(name: "WardenPolicy", targets: ["WardenPolicy"]),
+        .library(name: "WardenForwarder", targets: ["WardenForwarder"]),
         // libFuzzer entry point: build with
         // `swift build -c debug --sanitize=fuzzer --sanitize=address --product FuzzWireDecode`.
         .executable(name: "FuzzWireDecode", targets: ["FuzzWireDecode"]),

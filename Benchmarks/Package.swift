@@ -30,6 +30,8 @@ let package = Package(
             dependencies: [
                 .product(name: "SNMPWire", package: "snmpwarden"),
                 .product(name: "SNMPSecurity", package: "snmpwarden"),
+                .product(name: "WardenForwarder", package: "snmpwarden"),
+                .product(name: "WardenPolicy", package: "snmpwarden"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/WireSamples"
@@ -57,6 +59,19 @@ let package = Package(
             path: "Benchmarks/USMBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // The request machine's pass-through GET: allocations and CPU per request.
+        .executableTarget(
+            name: "MachineBenchmarks",
+            dependencies: [
+                "WireSamples",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "SNMPWire", package: "snmpwarden"),
+                .product(name: "WardenForwarder", package: "snmpwarden"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/MachineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
         .executableTarget(
             name: "PolicyBenchmarks",
             dependencies: [
@@ -78,6 +93,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/LoadGenerator"
+        ),
+        // The MachineBenchmarks exchange in a plain loop: thread CPU time per GET, and a fixed
+        // workload for callgrind.
+        .executableTarget(
+            name: "MachineProfile",
+            dependencies: ["WireSamples"],
+            path: "Sources/MachineProfile"
         ),
         .executableTarget(
             name: "WireProfile",

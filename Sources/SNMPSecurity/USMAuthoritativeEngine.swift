@@ -68,6 +68,8 @@ public struct USMAuthoritativeEngine {
     private var plaintext = ByteBuffer()
     private var ciphertext = ByteBuffer()
     private var decrypted = ByteBuffer()
+    /// The decrypted scoped PDU's varbind array, reused like `decrypted`.
+    private var decryptedVarbinds = SNMPDecodingScratch()
     private var salt = ByteBuffer()
 
     /// The time window for authenticated messages (RFC 3414 §3.2 step 7: 150 seconds).
@@ -182,7 +184,8 @@ public struct USMAuthoritativeEngine {
                 privacyParameters: usm.privacyParameters,
                 boots: usm.authoritativeEngineBoots,
                 time: usm.authoritativeEngineTime,
-                into: &self.decrypted
+                into: &self.decrypted,
+                varbinds: &self.decryptedVarbinds
             ) {
             case .scopedPDU(let opened):
                 scoped = opened
@@ -269,6 +272,9 @@ public struct USMAuthoritativeEngine {
 
     /// The same, secured with `user`'s keys as the request was accepted with
     /// (``USMIncomingRequest/user``), whether or not this engine still has that user.
+    ///
+    /// - Parameter varBindList: the varbind list as the content octets an agent sent, written as
+    ///   they are (see `ByteBuffer.writePDU(_:varBindList:)`), unless the response must be trimmed.
     @discardableResult
     public mutating func encodeResponse(
         _ pdu: PDU,
@@ -276,14 +282,23 @@ public struct USMAuthoritativeEngine {
         user: USMLocalizedUser?,
         engineTime: Int32,
         into buffer: inout ByteBuffer,
-        trimToFit: Bool = false
+        trimToFit: Bool = false,
+        varBindList: ByteBuffer? = nil
     ) -> Bool {
         let user = request.level == .noAuthNoPriv ? nil : user
         precondition(request.level == .noAuthNoPriv || user != nil, "a secured response needs the user's keys")
         let start = buffer.writerIndex
         let scoped = ScopedPDU(contextEngineID: request.contextEngineID, contextName: request.contextName, pdu: pdu)
         let limit = Int(request.maxSize)
-        if self.encode(scoped, state: request, user: user, engineTime: engineTime, into: &buffer) <= limit {
+        let size = self.encode(
+            scoped,
+            state: request,
+            user: user,
+            engineTime: engineTime,
+            into: &buffer,
+            varBindList: varBindList
+        )
+        if size <= limit {
             return true
         }
         buffer.moveWriterIndex(to: start)
@@ -328,7 +343,8 @@ public struct USMAuthoritativeEngine {
         state: USMRequestState,
         user: USMLocalizedUser?,
         engineTime: Int32,
-        into buffer: inout ByteBuffer
+        into buffer: inout ByteBuffer,
+        varBindList: ByteBuffer? = nil
     ) -> Int {
         let boots = self.identity.boots
         let data: ScopedPDUData
@@ -341,7 +357,8 @@ public struct USMAuthoritativeEngine {
                 salts: &self.salts,
                 plaintext: &self.plaintext,
                 salt: &self.salt,
-                ciphertext: &self.ciphertext
+                ciphertext: &self.ciphertext,
+                varBindList: varBindList
             )
             privacyParameters = self.salt
             data = .encrypted(self.ciphertext)
@@ -366,7 +383,7 @@ public struct USMAuthoritativeEngine {
             data: data
         )
         let start = buffer.writerIndex
-        let (written, layout) = buffer.writeSNMPv3Message(message)
+        let (written, layout) = buffer.writeSNMPv3Message(message, varBindList: varBindList)
         if let authenticator = user?.authenticator, state.level != .noAuthNoPriv,
             let range = layout.authenticationParameters
         {

@@ -31,10 +31,11 @@ extension PrivacyCipher {
         salts: inout SaltGenerator,
         plaintext: inout ByteBuffer,
         salt: inout ByteBuffer,
-        ciphertext: inout ByteBuffer
+        ciphertext: inout ByteBuffer,
+        varBindList: ByteBuffer? = nil
     ) {
         plaintext.clear()
-        plaintext.writeScopedPDU(scoped)
+        plaintext.writeScopedPDU(scoped, varBindList: varBindList)
         let length = self.ciphertextLength(plaintext: plaintext.readableBytes)
         plaintext.writeRepeatingByte(0, count: length - plaintext.readableBytes)
         salt.clear()
@@ -59,9 +60,32 @@ extension PrivacyCipher {
         time: Int32,
         into scratch: inout ByteBuffer
     ) -> Opened {
+        var varbinds = SNMPDecodingScratch()
+        return self.open(
+            encrypted,
+            privacyParameters: privacyParameters,
+            boots: boots,
+            time: time,
+            into: &scratch,
+            varbinds: &varbinds
+        )
+    }
+
+    /// The same, with the scoped PDU's varbinds in `varbinds`' storage: both scratch areas are the
+    /// caller's, reused from one message to the next (the previous message's varbinds, slices of
+    /// `scratch`, are let go of first so that `scratch` is reused in place).
+    func open(
+        _ encrypted: ByteBuffer,
+        privacyParameters: ByteBuffer,
+        boots: Int32,
+        time: Int32,
+        into scratch: inout ByteBuffer,
+        varbinds: inout SNMPDecodingScratch
+    ) -> Opened {
         guard privacyParameters.readableBytes == 8, !self.priv.isBlockChained || encrypted.readableBytes % 8 == 0 else {
             return .badLength
         }
+        varbinds.release()
         scratch.clear()
         scratch.writeWithUnsafeMutableBytes(minimumWritableBytes: encrypted.readableBytes) { output in
             encrypted.withUnsafeReadableBytes { input in
@@ -71,7 +95,13 @@ extension PrivacyCipher {
                 }
             }
         }
-        guard let scoped = try? ScopedPDU(decoding: scratch, allowingTrailingBytes: self.priv.isBlockChained) else {
+        guard
+            let scoped = try? ScopedPDU(
+                decoding: scratch,
+                allowingTrailingBytes: self.priv.isBlockChained,
+                scratch: &varbinds
+            )
+        else {
             return .unparsable
         }
         return .scopedPDU(scoped)

@@ -29,6 +29,15 @@ struct BERReader {
     var end: Int
     /// How many constructed elements enclose the position.
     var depth: Int
+    /// Storage for the next varbind list (a caller's ``SNMPDecodingScratch``), reused when nothing
+    /// else holds it.
+    var varbindStorage: [VarBind] = []
+    /// The content of the last varbind list read (message offsets).
+    var varbindListContent: Range<Int>? = nil
+    /// False once an element was read that is not in the canonical form our encoder writes: a
+    /// length in more octets than needed, an INTEGER with redundant leading octets, an unsigned
+    /// value without its leading `00`.
+    var isCanonical = true
 
     /// Runs `body` with a reader over all readable bytes of `message`.
     static func decode<Result>(
@@ -43,6 +52,36 @@ struct BERReader {
                 return .failure(error)
             }
         }
+        return try result.get()
+    }
+
+    /// The same, with the varbind list in `scratch`'s storage; `scratch` then tells where the list
+    /// was and whether the message was canonical.
+    static func decode<Result>(
+        _ message: ByteBuffer,
+        scratch: inout SNMPDecodingScratch,
+        _ body: (inout BERReader) throws(SNMPWireError) -> Result
+    ) throws(SNMPWireError) -> Result {
+        var storage: [VarBind] = []
+        swap(&storage, &scratch.varbinds)
+        // Drop the previous datagram's varbinds first, in place when nothing else holds them.
+        storage.removeAll(keepingCapacity: true)
+        scratch.varbindListContent = nil
+        scratch.isCanonical = false
+        let result: Swift.Result<Result, SNMPWireError> = message.withUnsafeReadableBytes { bytes in
+            var reader = BERReader(message: message, bytes: bytes, position: 0, end: bytes.count, depth: 0)
+            swap(&reader.varbindStorage, &storage)
+            defer { swap(&reader.varbindStorage, &storage) }
+            do throws(SNMPWireError) {
+                let decoded = try body(&reader)
+                scratch.varbindListContent = reader.varbindListContent
+                scratch.isCanonical = reader.isCanonical
+                return .success(decoded)
+            } catch {
+                return .failure(error)
+            }
+        }
+        swap(&storage, &scratch.varbinds)
         return try result.get()
     }
 
@@ -84,6 +123,8 @@ struct BERReader {
                 length = length << 8 | Int(self.bytes[self.position])
                 self.position += 1
             }
+            // X.690 §10.1: the long form only from 128 on, in as few octets as the value needs.
+            if length < 0x80 || self.bytes[start + 2] == 0 { self.isCanonical = false }
         }
         let available = self.end - self.position
         guard length <= available else {
@@ -157,6 +198,11 @@ struct BERReader {
         let (content, count, start) = try self.readElement(tag: tag)
         guard count > 0 else { throw SNMPWireError(.invalidLength(tag: tag, length: 0), at: start) }
         guard count <= 4 else { throw SNMPWireError(.integerOverflow(tag: tag), at: start) }
+        // X.690 §8.3.2: the first nine bits are never all zeros or all ones.
+        if count > 1 {
+            let top = Int16(Int8(bitPattern: self.bytes[content])) << 1 | Int16(self.bytes[content + 1] >> 7)
+            if top == 0 || top == -1 { self.isCanonical = false }
+        }
         // Sign-extend from the first octet.
         var value = Int32(Int8(bitPattern: self.bytes[content]))
         for index in (content + 1)..<(content + count) {
@@ -181,6 +227,10 @@ struct BERReader {
         guard length > 0 else { throw SNMPWireError(.invalidLength(tag: tag, length: 0), at: start) }
         var index = content
         var count = length
+        // Canonical: no redundant leading `00`, and a leading `00` when the top bit is set.
+        if self.bytes[index] & 0x80 != 0 || (count > 1 && self.bytes[index] == 0 && self.bytes[index + 1] & 0x80 == 0) {
+            self.isCanonical = false
+        }
         if self.bytes[index] & 0x80 != 0 && count != width {
             // A negative number (the sloppy-agent exception is exactly `width` octets).
             throw SNMPWireError(.integerOverflow(tag: tag), at: start)

@@ -265,10 +265,20 @@ extension ByteBuffer {
     /// Writes a PDU other than an SNMPv1 Trap.
     @discardableResult
     public mutating func writePDU(_ pdu: PDU) -> Int {
-        let size = pdu.encodedSize
+        self.writePDU(pdu, varBindList: nil)
+    }
+
+    /// Writes a PDU whose varbind list is `varBindList`, the content octets of the SEQUENCE as an
+    /// agent sent them (an answer passed through unchanged), or its varbinds encoded when nil.
+    ///
+    /// The octets must be canonical and decode to exactly `pdu.varbinds`
+    /// (``SNMPDecodingScratch/isCanonical``): then the output is what encoding the varbinds writes.
+    @discardableResult
+    public mutating func writePDU(_ pdu: PDU, varBindList: ByteBuffer?) -> Int {
+        let size = pdu.encodedSize(varBindListLength: varBindList?.readableBytes)
         return self.writeWithUnsafeMutableBytes(minimumWritableBytes: BERSize.ofElement(content: size.content)) { raw in
             var writer = RawBERWriter(raw)
-            writer.pdu(pdu, size)
+            writer.pdu(pdu, size, varBindList: varBindList)
             return writer.count
         }
     }
@@ -280,32 +290,62 @@ extension PDU {
     ///
     /// One allocation and one copy of the octets, whatever the number of varbinds.
     public func compacted() -> PDU {
-        var total = 0
+        var storage = ByteBuffer()
+        var varbinds: [VarBind] = []
+        return self.compacted(into: &storage, varbinds: &varbinds, alongWith: ByteBuffer()).pdu
+    }
+
+    /// The same into storage the caller keeps and reuses: `storage`'s bytes and `varbinds`'
+    /// elements are replaced, in place when nothing else holds them (no allocation once they are
+    /// large enough), and the result shares both. `extra` (a context name, say) is copied along
+    /// and returned as a slice of the same storage.
+    ///
+    /// Every byte is written before the first slice is taken: a slice shares the storage, and a
+    /// write to shared storage would copy it.
+    public func compacted(
+        into storage: inout ByteBuffer,
+        varbinds: inout [VarBind],
+        alongWith extra: ByteBuffer
+    ) -> (pdu: PDU, extra: ByteBuffer) {
+        var total = extra.readableBytes
         for varbind in self.varbinds {
             total += varbind.oid.encoded.readableBytes + varbind.value.storedOctets
         }
-        var storage = ByteBufferAllocator().buffer(capacity: total)
-        func copy(_ bytes: ByteBuffer) -> ByteBuffer {
-            let at = storage.writerIndex
-            storage.writeImmutableBuffer(bytes)
-            return storage.getSlice(at: at, length: bytes.readableBytes)!
+        // Let go of the previous contents (slices of `storage`) before reusing it.
+        varbinds.removeAll(keepingCapacity: true)
+        storage.clear(minimumCapacity: total)
+        let base = storage.writerIndex
+        for varbind in self.varbinds {
+            storage.writeImmutableBuffer(varbind.oid.encoded)
+            switch varbind.value {
+            case .octetString(let bytes), .opaque(let bytes): storage.writeImmutableBuffer(bytes)
+            case .objectIdentifier(let other): storage.writeImmutableBuffer(other.encoded)
+            default: break
+            }
         }
-        var varbinds: [VarBind] = []
+        storage.writeImmutableBuffer(extra)
+        var at = base
+        func slice(_ length: Int) -> ByteBuffer {
+            defer { at += length }
+            return storage.getSlice(at: at, length: length)!
+        }
         varbinds.reserveCapacity(self.varbinds.count)
         for varbind in self.varbinds {
-            let oid = OID(validatedEncoding: copy(varbind.oid.encoded))
+            let oid = OID(validatedEncoding: slice(varbind.oid.encoded.readableBytes))
             let value: SNMPValue
             switch varbind.value {
-            case .octetString(let bytes): value = .octetString(copy(bytes))
-            case .opaque(let bytes): value = .opaque(copy(bytes))
-            case .objectIdentifier(let other): value = .objectIdentifier(OID(validatedEncoding: copy(other.encoded)))
+            case .octetString(let bytes): value = .octetString(slice(bytes.readableBytes))
+            case .opaque(let bytes): value = .opaque(slice(bytes.readableBytes))
+            case .objectIdentifier(let other):
+                value = .objectIdentifier(OID(validatedEncoding: slice(other.encoded.readableBytes)))
             default: value = varbind.value
             }
             varbinds.append(VarBind(oid: oid, value: value))
         }
+        let copiedExtra = extra.readableBytes == 0 ? ByteBuffer() : slice(extra.readableBytes)
         var compacted = self
         compacted.varbinds = varbinds
-        return compacted
+        return (compacted, copiedExtra)
     }
 }
 

@@ -61,6 +61,37 @@ public enum SNMPMessage: Hashable, Sendable {
             try reader.readMessage()
         }
     }
+
+    /// Decodes one whole datagram as ``init(decoding:)`` does, with the varbind list in `scratch`'s
+    /// storage (no allocation once it is large enough, if the previous result is gone); `scratch`
+    /// then tells where the list lay and whether the message was canonical.
+    public init(decoding buffer: ByteBuffer, scratch: inout SNMPDecodingScratch) throws(SNMPWireError) {
+        self = try BERReader.decode(buffer, scratch: &scratch) { (reader: inout BERReader) throws(SNMPWireError) in
+            try reader.readMessage()
+        }
+    }
+}
+
+/// What a decoder reuses from one datagram to the next, and what it noticed about the last one.
+///
+/// One per event loop and purpose (a buffer of the caller's, like a receive buffer). The varbinds
+/// of the last decoded message share its storage until the next decode or ``release()``.
+public struct SNMPDecodingScratch {
+    var varbinds: [VarBind] = []
+    /// The content octets of the last message's varbind list: offsets from the datagram's reader
+    /// index. Nil when decoding failed or the message had no varbind list.
+    public internal(set) var varbindListContent: Range<Int>?
+    /// Whether every element of the last message was in the canonical form ``ByteBuffer`` writers
+    /// produce (minimal lengths and integers): then re-encoding its varbinds gives these octets.
+    public internal(set) var isCanonical = false
+
+    public init() {}
+
+    /// Lets go of the last message's varbinds (slices of its datagram), keeping the storage.
+    public mutating func release() {
+        self.varbinds.removeAll(keepingCapacity: true)
+        self.varbindListContent = nil
+    }
 }
 
 // MARK: - BER
@@ -119,6 +150,13 @@ extension ByteBuffer {
     /// Writes an SNMPv1/v2c message.
     @discardableResult
     public mutating func writeCommunityMessage(_ message: CommunityMessage) -> Int {
+        self.writeCommunityMessage(message, varBindList: nil)
+    }
+
+    /// Writes an SNMPv1/v2c message whose PDU's varbind list is `varBindList` (see
+    /// ``writePDU(_:varBindList:)``); ignored for an SNMPv1 Trap.
+    @discardableResult
+    public mutating func writeCommunityMessage(_ message: CommunityMessage, varBindList: ByteBuffer?) -> Int {
         guard case .pdu(let pdu) = message.pdu else {
             return self.writeBERConstructed(tag: BERTag.sequence, strategy: .long) { buffer in
                 buffer.writeBERInteger(Int64(message.version.rawValue))
@@ -127,7 +165,7 @@ extension ByteBuffer {
             }
         }
         // The common case, in one pass with every length computed first (as writeSNMPv3Message).
-        let size = pdu.encodedSize
+        let size = pdu.encodedSize(varBindListLength: varBindList?.readableBytes)
         let content =
             BERSize.ofElement(content: BERSize.ofSigned(Int64(message.version.rawValue)))
             + BERSize.ofElement(content: message.community.readableBytes) + BERSize.ofElement(content: size.content)
@@ -136,7 +174,7 @@ extension ByteBuffer {
             writer.header(tag: BERTag.sequence, length: content)
             writer.signed(Int64(message.version.rawValue), tag: BERTag.integer)
             writer.octetString(message.community, tag: BERTag.octetString)
-            writer.pdu(pdu, size)
+            writer.pdu(pdu, size, varBindList: varBindList)
             return writer.count
         }
     }

@@ -239,6 +239,9 @@ extension BERReader {
 
     /// `VarBindList ::= SEQUENCE (SIZE (0..max-bindings)) OF VarBind`, with one allocation: the
     /// elements are counted first so the array is created at its final size.
+    ///
+    /// With a caller's storage (``varbindStorage``) the list goes into it, without an allocation
+    /// when it is large enough and nothing else holds it; the storage then shares the result.
     mutating func readVarBindList() throws(SNMPWireError) -> [VarBind] {
         let outer = try self.enter(tag: BERTag.sequence)
         let first = self.position
@@ -246,11 +249,15 @@ extension BERReader {
         while !self.isAtEnd, (try? self.skipElement()) != nil { count += 1 }
         self.position = first
         var varbinds: [VarBind] = []
+        swap(&varbinds, &self.varbindStorage)
+        varbinds.removeAll(keepingCapacity: true)
         varbinds.reserveCapacity(count)
         while !self.isAtEnd {
             varbinds.append(try self.readVarBind())
         }
+        self.varbindListContent = first..<self.position
         try self.leave(outer)
+        self.varbindStorage = varbinds
         return varbinds
     }
 }

@@ -86,6 +86,19 @@ public struct ScopedPDU: Hashable, Sendable {
             return scoped
         }
     }
+
+    /// The same, with the varbind list in `scratch`'s storage (see ``SNMPDecodingScratch``).
+    public init(
+        decoding buffer: ByteBuffer,
+        allowingTrailingBytes: Bool,
+        scratch: inout SNMPDecodingScratch
+    ) throws(SNMPWireError) {
+        self = try BERReader.decode(buffer, scratch: &scratch) { (reader: inout BERReader) throws(SNMPWireError) in
+            let scoped = try reader.readScopedPDU()
+            if !allowingTrailingBytes { try reader.expectEnd() }
+            return scoped
+        }
+    }
 }
 
 /// msgData: a plaintext ScopedPDU, or the encrypted one (`encryptedPDU OCTET STRING`).
@@ -305,10 +318,18 @@ extension ByteBuffer {
     /// Writes a ScopedPDU element (what USM encrypts).
     @discardableResult
     public mutating func writeScopedPDU(_ scoped: ScopedPDU) -> Int {
-        let size = scoped.encodedSize
+        self.writeScopedPDU(scoped, varBindList: nil)
+    }
+
+    /// Writes a ScopedPDU element whose PDU's varbind list is `varBindList` (the content octets of
+    /// the SEQUENCE, written as they are), or its varbinds encoded when nil. See
+    /// ``writePDU(_:varBindList:)`` for what the octets must be.
+    @discardableResult
+    public mutating func writeScopedPDU(_ scoped: ScopedPDU, varBindList: ByteBuffer?) -> Int {
+        let size = scoped.encodedSize(varBindListLength: varBindList?.readableBytes)
         return self.writeWithUnsafeMutableBytes(minimumWritableBytes: size.element) { raw in
             var writer = RawBERWriter(raw)
-            writer.scopedPDU(scoped, size)
+            writer.scopedPDU(scoped, size, varBindList: varBindList)
             return writer.count
         }
     }
@@ -320,6 +341,16 @@ extension ByteBuffer {
     /// parts' offsets are known as they are written.
     @discardableResult
     public mutating func writeSNMPv3Message(_ message: SNMPv3Message) -> (bytesWritten: Int, layout: SNMPv3WireLayout) {
+        self.writeSNMPv3Message(message, varBindList: nil)
+    }
+
+    /// The same, with a plaintext scoped PDU's varbind list written as the octets `varBindList`
+    /// (see ``writePDU(_:varBindList:)``); ignored for an encrypted one.
+    @discardableResult
+    public mutating func writeSNMPv3Message(
+        _ message: SNMPv3Message,
+        varBindList: ByteBuffer?
+    ) -> (bytesWritten: Int, layout: SNMPv3WireLayout) {
         let global =
             BERSize.ofSigned(Int64(message.messageID)) + BERSize.ofSigned(Int64(message.maxSize))
             + BERSize.ofSigned(Int64(message.securityModel)) + 6 + 3
@@ -342,7 +373,7 @@ extension ByteBuffer {
         let data: Int
         switch message.data {
         case .plaintext(let scoped):
-            scopedSize = scoped.encodedSize
+            scopedSize = scoped.encodedSize(varBindListLength: varBindList?.readableBytes)
             data = scopedSize!.element
         case .encrypted(let ciphertext):
             data = BERSize.ofElement(content: ciphertext.readableBytes)
@@ -379,7 +410,7 @@ extension ByteBuffer {
             switch message.data {
             case .plaintext(let scoped):
                 let start = writer.count
-                writer.scopedPDU(scoped, scopedSize!)
+                writer.scopedPDU(scoped, scopedSize!, varBindList: varBindList)
                 messageData = start..<writer.count
             case .encrypted(let ciphertext):
                 writer.header(tag: BERTag.octetString, length: ciphertext.readableBytes)
@@ -408,8 +439,11 @@ extension ScopedPDU {
         var element: Int
     }
 
-    var encodedSize: EncodedSize {
-        let pdu = self.pdu.encodedSize
+    var encodedSize: EncodedSize { self.encodedSize(varBindListLength: nil) }
+
+    /// With the length of the varbind list's content octets when they are given as they are.
+    func encodedSize(varBindListLength: Int?) -> EncodedSize {
+        let pdu = self.pdu.encodedSize(varBindListLength: varBindListLength)
         let content =
             BERSize.ofElement(content: self.contextEngineID.readableBytes)
             + BERSize.ofElement(content: self.contextName.readableBytes) + BERSize.ofElement(content: pdu.content)
@@ -424,9 +458,16 @@ extension PDU {
         var varbindsContent: Int
     }
 
-    var encodedSize: EncodedSize {
+    var encodedSize: EncodedSize { self.encodedSize(varBindListLength: nil) }
+
+    /// With the length of the varbind list's content octets when they are given as they are.
+    func encodedSize(varBindListLength: Int?) -> EncodedSize {
         var varbinds = 0
-        for varbind in self.varbinds { varbinds += varbind.encodedLength }
+        if let varBindListLength {
+            varbinds = varBindListLength
+        } else {
+            for varbind in self.varbinds { varbinds += varbind.encodedLength }
+        }
         let content =
             BERSize.ofElement(content: BERSize.ofSigned(Int64(self.requestID)))
             + BERSize.ofElement(content: BERSize.ofSigned(Int64(self.errorStatusField)))
@@ -438,21 +479,26 @@ extension PDU {
 
 extension RawBERWriter {
     /// Writes a scoped PDU whose sizes were computed by ``ScopedPDU/encodedSize``.
-    mutating func scopedPDU(_ scoped: ScopedPDU, _ size: ScopedPDU.EncodedSize) {
+    mutating func scopedPDU(_ scoped: ScopedPDU, _ size: ScopedPDU.EncodedSize, varBindList: ByteBuffer? = nil) {
         self.header(tag: BERTag.sequence, length: size.content)
         self.octetString(scoped.contextEngineID, tag: BERTag.octetString)
         self.octetString(scoped.contextName, tag: BERTag.octetString)
-        self.pdu(scoped.pdu, size.pdu)
+        self.pdu(scoped.pdu, size.pdu, varBindList: varBindList)
     }
 
-    /// Writes a PDU whose sizes were computed by ``PDU/encodedSize``.
-    mutating func pdu(_ pdu: PDU, _ size: PDU.EncodedSize) {
+    /// Writes a PDU whose sizes were computed by ``PDU/encodedSize``, with its varbind list as the
+    /// octets `varBindList` when they are given.
+    mutating func pdu(_ pdu: PDU, _ size: PDU.EncodedSize, varBindList: ByteBuffer? = nil) {
         self.header(tag: pdu.type.rawValue, length: size.content)
         self.signed(Int64(pdu.requestID), tag: BERTag.integer)
         self.signed(Int64(pdu.errorStatusField), tag: BERTag.integer)
         self.signed(Int64(pdu.errorIndexField), tag: BERTag.integer)
         self.header(tag: BERTag.sequence, length: size.varbindsContent)
-        for varbind in pdu.varbinds { self.varbind(varbind) }
+        if let varBindList {
+            self.content(varBindList)
+        } else {
+            for varbind in pdu.varbinds { self.varbind(varbind) }
+        }
     }
 }
 

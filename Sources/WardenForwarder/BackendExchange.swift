@@ -33,10 +33,20 @@ public struct BackendExchange: Sendable {
     public let backendVersion: SNMPVersion
     /// A v2c or v3 back end: SNMPv2 PDUs and errors, nothing to translate.
     private var speaksSNMPv2: Bool { self.backendVersion != .v1 }
-    /// Manager varbind indices still to be asked, in order.
-    private var outstanding: [Int]
-    /// Answers so far, by manager varbind index.
-    private var answers: [VarBind?]
+    /// Manager varbind indices still to be asked, in order, once ``narrowed``; until then every
+    /// index is outstanding and this stays empty, so that the common exchange allocates nothing.
+    private var outstandingIndices: [Int] = []
+    /// Answers so far, by manager varbind index (empty until a v1 back end refused a varbind).
+    private var answers: [VarBind?] = []
+    /// Whether a v1 back end refused a varbind: ``outstandingIndices`` and ``answers`` are in use.
+    private var narrowed = false
+
+    /// How many varbinds are still to be asked.
+    private var outstandingCount: Int { self.narrowed ? self.outstandingIndices.count : self.request.varbinds.count }
+
+    /// The manager varbind index of the `position`th varbind still to be asked.
+    private func outstanding(_ position: Int) -> Int { self.narrowed ? self.outstandingIndices[position] : position }
+
     /// Bounded re-sends: a v1 back end can refuse each varbind at most once.
     private var roundTrips = 0
 
@@ -44,16 +54,14 @@ public struct BackendExchange: Sendable {
     public init(request: PDU, backendVersion: SNMPVersion) {
         self.request = request
         self.backendVersion = backendVersion
-        self.outstanding = Array(request.varbinds.indices)
-        self.answers = Array(repeating: nil, count: request.varbinds.count)
     }
 
     /// The PDU to send to the back end for what is still outstanding.
     public func nextRequest(requestID: Int32) -> PDU {
         // Nothing removed yet (always, towards v2c and v3): the request's own array, not a copy.
         let varbinds =
-            self.outstanding.count == self.request.varbinds.count
-            ? self.request.varbinds : self.outstanding.map { self.request.varbinds[$0] }
+            self.outstandingCount == self.request.varbinds.count
+            ? self.request.varbinds : self.outstandingIndices.map { self.request.varbinds[$0] }
         if self.backendVersion == .v1 && self.request.type == .getBulk {
             // RFC 3584 §4.3.1 (1): GetBulk becomes GetNext with non-repeaters and max-repetitions 0.
             return PDU(type: .getNext, requestID: requestID, varbinds: varbinds.map { VarBind(oid: $0.oid) })
@@ -69,7 +77,7 @@ public struct BackendExchange: Sendable {
     public func isPlausible(_ response: PDU) -> Bool {
         guard response.type == .response else { return false }
         if self.request.type == .getBulk && self.speaksSNMPv2 { return true }
-        return response.errorStatus != .noError || response.varbinds.count == self.outstanding.count
+        return response.errorStatus != .noError || response.varbinds.count == self.outstandingCount
     }
 
     /// Takes the back end's response to the last ``nextRequest(requestID:)``.
@@ -82,12 +90,17 @@ public struct BackendExchange: Sendable {
         // A v1 error.
         let index = Int(response.errorIndex)
         switch status {
-        case .noSuchName where self.request.type != .set && index >= 1 && index <= self.outstanding.count:
+        case .noSuchName where self.request.type != .set && index >= 1 && index <= self.outstandingCount:
             // RFC 3584 §4.3.1 (2): that varbind does not exist; the others are unknown yet.
-            let managerIndex = self.outstanding.remove(at: index - 1)
+            if !self.narrowed {
+                self.narrowed = true
+                self.outstandingIndices = Array(self.request.varbinds.indices)
+                self.answers = Array(repeating: nil, count: self.request.varbinds.count)
+            }
+            let managerIndex = self.outstandingIndices.remove(at: index - 1)
             let exception: SNMPValue = self.request.type == .get ? .noSuchObject : .endOfMibView
             self.answers[managerIndex] = VarBind(oid: self.request.varbinds[managerIndex].oid, value: exception)
-            if self.outstanding.isEmpty || self.roundTrips > self.request.varbinds.count {
+            if self.outstandingIndices.isEmpty || self.roundTrips > self.request.varbinds.count {
                 return .respond(self.assembled())
             }
             return .sendAgain
@@ -133,15 +146,15 @@ public struct BackendExchange: Sendable {
         if response.errorStatus != .noError {
             return self.errorResponse(status: response.errorStatus, backendIndex: Int(response.errorIndex))
         }
-        if self.outstanding.count == self.request.varbinds.count && response.varbinds.count == self.outstanding.count {
+        if self.outstandingCount == self.request.varbinds.count && response.varbinds.count == self.outstandingCount {
             // Everything asked in one go and answered in order: the answer as it is.
             var pdu = response
             pdu.requestID = self.request.requestID
             return pdu
         }
-        var answers = self.answers
-        for (position, managerIndex) in self.outstanding.enumerated() where position < response.varbinds.count {
-            answers[managerIndex] = response.varbinds[position]
+        var answers = self.narrowed ? self.answers : Array(repeating: nil, count: self.request.varbinds.count)
+        for position in 0..<min(self.outstandingCount, response.varbinds.count) {
+            answers[self.outstanding(position)] = response.varbinds[position]
         }
         return PDU(
             type: .response,
@@ -153,10 +166,11 @@ public struct BackendExchange: Sendable {
     /// What has been answered so far (a translated GetBulk that hit tooBig).
     private func assembled(partial: Bool = false) -> PDU {
         // Partial: the answered prefix only, so that varbind k still answers the request's column k.
+        let answers = self.narrowed ? self.answers : Array(repeating: nil, count: self.request.varbinds.count)
         let varbinds =
             partial
-            ? Array(self.answers.prefix { $0 != nil }.map { $0! })
-            : self.answers.enumerated().map { $1 ?? self.request.varbinds[$0] }
+            ? Array(answers.prefix { $0 != nil }.map { $0! })
+            : answers.enumerated().map { $1 ?? self.request.varbinds[$0] }
         return PDU(type: .response, requestID: self.request.requestID, varbinds: varbinds)
     }
 
@@ -172,8 +186,8 @@ public struct BackendExchange: Sendable {
         if status == .tooBig {
             pdu.varbinds = []
             pdu.errorIndex = 0
-        } else if backendIndex >= 1 && backendIndex <= self.outstanding.count {
-            pdu.errorIndex = Int32(self.outstanding[backendIndex - 1] + 1)
+        } else if backendIndex >= 1 && backendIndex <= self.outstandingCount {
+            pdu.errorIndex = Int32(self.outstanding(backendIndex - 1) + 1)
         } else {
             pdu.errorIndex = 0
         }

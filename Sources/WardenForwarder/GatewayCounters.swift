@@ -70,6 +70,10 @@ public struct GatewayCounters: Hashable, Sendable {
     /// SNMPv3 agents: answers that failed USM's checks (wrong digest, outside the time window,
     /// undecryptable, unauthenticated where authentication was asked for): ignored.
     public var backendUSMInvalid: UInt64 = 0
+    /// Answers whose varbind list went to the manager as the v2c agent encoded it (canonical, and
+    /// unchanged by the route's policy): patched into the response, not re-encoded (unless the
+    /// response then had to be trimmed to fit the manager's message size).
+    public var answersPassedThrough: UInt64 = 0
     /// Requests answered by a simulated back end.
     public var simulatedRequests: UInt64 = 0
     /// Responses and Reports sent to managers.
@@ -106,7 +110,7 @@ public struct GatewayCounters: Hashable, Sendable {
         ("backend_reports_unsupported_sec_levels", \.backendReportsUnsupportedSecLevels),
         ("backend_reports_decryption_errors", \.backendReportsDecryptionErrors),
         ("backend_reports_other", \.backendReportsOther), ("backend_usm_failures", \.backendUSMFailures),
-        ("backend_usm_invalid", \.backendUSMInvalid),
+        ("backend_usm_invalid", \.backendUSMInvalid), ("answers_passed_through", \.answersPassedThrough),
         ("simulated_requests", \.simulatedRequests), ("out_responses", \.outResponses),
         ("dropped_on_timeout", \.droppedOnTimeout), ("reports_rate_limited", \.reportsRateLimited),
         ("reports_amplification_limited", \.reportsAmplificationLimited), ("reports_withheld", \.reportsWithheld), ("send_failures", \.sendFailures),

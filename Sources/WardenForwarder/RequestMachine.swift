@@ -89,14 +89,18 @@ public enum AuditEvent: Sendable {
 
 /// One manager request waiting for a back end. A class: it moves between the machine, the pending
 /// table and the timer heap as one reference, not as a copy of everything it holds.
+///
+/// The machine reuses these (``RequestMachine`` keeps finished ones in a pool): with the object go
+/// the buffers it owns, the copy of the manager's varbinds and the back-end datagram, so that a
+/// request in the steady state allocates nothing.
 final class PendingRequest {
-    let endpoint: ManagerEndpoint
-    let security: ManagerSecurity
+    private(set) var endpoint: ManagerEndpoint
+    private(set) var security: ManagerSecurity
     /// The request as the manager sent it (GetBulk repetitions clamped).
-    let managerRequest: PDU
+    private(set) var managerRequest: PDU
     /// The route and back end, from the snapshot the request started under.
-    let route: RouteTarget
-    let backend: BackendTarget
+    private(set) var route: RouteTarget
+    private(set) var backend: BackendTarget
     /// The request through the route's views and rewrites, across back-end rounds.
     var filtered: FilteredExchange
     /// The current round's back-end request, adapted to the agent's version.
@@ -109,10 +113,21 @@ final class PendingRequest {
     /// (bounded by ``RequestMachine/maximumUSMResends``).
     var usmResends = 0
     /// When the manager's request arrived.
-    let startedAt: Int64
+    private(set) var startedAt: Int64
     /// The loop's sockets for each pool of the snapshot the request started under (a reload may
     /// number the pools of the next snapshot differently).
-    let poolSockets: [[Int]]
+    private(set) var poolSockets: [[Int]]
+    /// Whether the request has ended (answered, timed out or dropped); the machine recycles it once
+    /// the event that ended it is over.
+    var isFinished = false
+
+    /// The manager's OIDs and values (and context name), copied out of the datagram they were
+    /// decoded from (``PDU/compacted(into:varbinds:alongWith:)``); reused by the next request.
+    var storage = ByteBuffer()
+    var varbindStorage: [VarBind] = []
+    /// The back-end request as last sent, for retransmissions; the next round or request encodes
+    /// into it again.
+    var datagram = ByteBuffer()
 
     init(
         endpoint: ManagerEndpoint,
@@ -133,6 +148,59 @@ final class PendingRequest {
         self.backend = backend
         self.filtered = filtered
     }
+
+    /// Makes this object the given request (a new one, or a recycled one after ``clear()``).
+    func start(
+        endpoint: ManagerEndpoint,
+        security: ManagerSecurity,
+        managerRequest: PDU,
+        route: RouteTarget,
+        backend: BackendTarget,
+        filtered: FilteredExchange,
+        startedAt: Int64,
+        poolSockets: [[Int]]
+    ) {
+        self.endpoint = endpoint
+        self.security = security
+        self.managerRequest = managerRequest
+        self.route = route
+        self.backend = backend
+        self.filtered = filtered
+        self.startedAt = startedAt
+        self.poolSockets = poolSockets
+        self.exchange = nil
+        self.skipping = nil
+        self.session = nil
+        self.usmResends = 0
+        self.isFinished = false
+    }
+
+    /// Lets go of everything the finished request referred to (its varbinds, which are slices of
+    /// ``storage``, first), keeping the buffers for the next one.
+    func clear() {
+        self.security = Self.noSecurity
+        self.managerRequest = Self.emptyPDU
+        self.filtered = Self.noExchange
+        self.exchange = nil
+        self.skipping = nil
+        self.session = nil
+        self.varbindStorage.removeAll(keepingCapacity: true)
+        // A request much larger than usual does not pin its memory in the pool.
+        if self.storage.capacity > Self.keptStorage { self.storage = ByteBuffer() }
+        if self.datagram.capacity > Self.keptStorage { self.datagram = ByteBuffer() }
+        if self.varbindStorage.capacity > 64 { self.varbindStorage = [] }
+    }
+
+    /// Buffers up to this size stay with a recycled request.
+    static let keptStorage = 4096
+    private static let emptyPDU = PDU(type: .get, requestID: 0, varbinds: [])
+    /// What a cleared request holds instead of the manager's keys (no allocation: an empty buffer).
+    private static var noSecurity: ManagerSecurity { .community(version: .v2c, community: ByteBuffer()) }
+    private static let noExchange = FilteredExchange(
+        request: PDU(type: .get, requestID: 0, varbinds: []),
+        policy: RoutePolicy(readView: nil, writeView: nil, rewrites: []),
+        maximumRounds: 1
+    )
 }
 
 /// The gateway's protocol logic for one event loop, as a machine with no I/O and no clock
@@ -185,6 +253,17 @@ public final class RequestMachine {
     /// Our engine ID as scoped PDUs carry it (shared, so pending requests need no copy of it).
     private let engineIDBuffer: ByteBuffer
     private var scratch = ByteBuffer()
+    /// The varbind arrays of the last manager and back-end datagrams decoded, reused.
+    private var managerDecoding = SNMPDecodingScratch()
+    private var backendDecoding = SNMPDecodingScratch()
+    /// The agent's answer of the event being handled, while its varbind list may go to the manager
+    /// as the agent encoded it (``verbatimAnswer(_:of:)``).
+    private var agentAnswer: (varbinds: [VarBind], list: ByteBuffer)?
+    /// Finished requests, recycled into ``requestPool`` once the event that ended them is over.
+    private var finishedRequests: [PendingRequest] = []
+    private var requestPool: [PendingRequest] = []
+    /// Recycled requests kept at most.
+    static let requestPoolLimit = 256
     private var auditLimiter = AuditLimiter()
     /// Per-source limits on Reports, the anti-amplification budget and the brute-force back-off.
     public private(set) var sourceGuard: SourceGuard
@@ -255,6 +334,8 @@ public final class RequestMachine {
         self.snapshot = snapshot
         self.pendingCapacity = max(1, snapshot.limits.maxPending / self.loopCount)
         self.usm = self.usm.replacingUsers(with: users)
+        // Recycled requests hold on to the old snapshot's routes and back ends.
+        self.requestPool.removeAll()
         self.poolSockets = poolSockets
         let sockets = (poolSockets.flatMap { $0 }.max() ?? -1) + 1
         while self.pending.count < sockets {
@@ -304,9 +385,19 @@ public final class RequestMachine {
     ) {
         self.now = now
         self.counters.inPackets &+= 1
+        self.decodeFromManager(datagram, from: endpoint, into: &sink)
+        self.recycleFinishedRequests()
+        self.managerDecoding.release()
+    }
+
+    private func decodeFromManager<Sink: GatewayActionSink>(
+        _ datagram: ByteBuffer,
+        from endpoint: ManagerEndpoint,
+        into sink: inout Sink
+    ) {
         let message: SNMPMessage
         do {
-            message = try SNMPMessage(decoding: datagram)
+            message = try SNMPMessage(decoding: datagram, scratch: &self.managerDecoding)
         } catch {
             self.counters.inParseErrors &+= 1
             self.usm.countParseError()
@@ -562,18 +653,38 @@ public final class RequestMachine {
             return
         }
         let agent = backend.agent
+        let pending =
+            self.requestPool.popLast()
+            ?? PendingRequest(
+                endpoint: endpoint,
+                security: security,
+                managerRequest: pdu,
+                route: route,
+                backend: backend,
+                filtered: FilteredExchange(request: pdu, policy: route.policy, maximumRounds: 1),
+                startedAt: self.now,
+                poolSockets: self.poolSockets
+            )
         if agent == nil {
             self.counters.simulatedRequests &+= 1
         } else {
             // The request will wait for the agent: copy it out of the receive (or decryption)
             // buffer it was decoded from, so that buffer is free for the next datagram instead of
-            // being pinned (and copied) for as long as the request is pending.
-            pdu = pdu.compacted()
+            // being pinned (and copied) for as long as the request is pending. The copy goes into
+            // the request's own storage, which a recycled request reuses.
+            var context = ByteBuffer()
+            if case .usm(let state, _) = security { context = state.contextName }
+            let compacted = pdu.compacted(
+                into: &pending.storage,
+                varbinds: &pending.varbindStorage,
+                alongWith: context
+            )
+            pdu = compacted.pdu
             if case .usm(var state, let user) = security {
                 state.contextEngineID =
                     state.contextEngineID == self.engineIDBuffer
                     ? self.engineIDBuffer : Self.copy(state.contextEngineID)
-                state.contextName = state.contextName.readableBytes == 0 ? ByteBuffer() : Self.copy(state.contextName)
+                state.contextName = compacted.extra
                 security = .usm(state, user)
             }
         }
@@ -584,7 +695,7 @@ public final class RequestMachine {
             backendVersion: agent?.version ?? .v2c
         )
         let outcome = filtered.start()
-        let pending = PendingRequest(
+        pending.start(
             endpoint: endpoint,
             security: security,
             managerRequest: pdu,
@@ -694,6 +805,11 @@ public final class RequestMachine {
         let exchange = request.exchange!
         var discovery = false
         let id: Int32?
+        // The request's datagram buffer: nothing else holds it by now (its table entry is gone), so
+        // it is written again in place.
+        var buffer = request.datagram
+        request.datagram = ByteBuffer()
+        buffer.clear(minimumCapacity: 256)
         if let usm = agent.usm {
             // SNMPv3: msgID and request-id are both the id; until the agent's engine is known the
             // datagram is the discovery probe, and its Report sends the request again.
@@ -705,8 +821,6 @@ public final class RequestMachine {
                     discovery = true
                     return USMClient.discoveryRequest(messageID: requestID, requestID: requestID)
                 }
-                var buffer = ByteBuffer()
-                buffer.reserveCapacity(256)
                 session.client.encodeRequest(
                     exchange.nextRequest(requestID: requestID),
                     messageID: requestID,
@@ -719,8 +833,6 @@ public final class RequestMachine {
         } else {
             id = self.pending[socket].insert(request, now: self.now, timeout: agent.timeout, retries: agent.retries) {
                 requestID in
-                var buffer = ByteBuffer()
-                buffer.reserveCapacity(256)
                 buffer.writeCommunityMessage(
                     CommunityMessage(
                         version: agent.version,
@@ -731,6 +843,7 @@ public final class RequestMachine {
                 return buffer
             }
         }
+        request.datagram = buffer
         guard let id, let entry = self.pending[socket].entry(id) else {
             self.overflow(request, into: &sink)
             return
@@ -783,7 +896,21 @@ public final class RequestMachine {
         into sink: inout Sink
     ) {
         self.now = now
-        guard socket >= 0 && socket < self.pending.count, let decoded = try? SNMPMessage(decoding: datagram) else {
+        self.decodeFromBackend(datagram, socket: socket, from: source, into: &sink)
+        self.agentAnswer = nil
+        self.recycleFinishedRequests()
+        self.backendDecoding.release()
+    }
+
+    private func decodeFromBackend<Sink: GatewayActionSink>(
+        _ datagram: ByteBuffer,
+        socket: Int,
+        from source: SocketAddress,
+        into sink: inout Sink
+    ) {
+        guard socket >= 0 && socket < self.pending.count,
+            let decoded = try? SNMPMessage(decoding: datagram, scratch: &self.backendDecoding)
+        else {
             self.counters.backendMalformed &+= 1
             return
         }
@@ -819,6 +946,14 @@ public final class RequestMachine {
         guard entry.context.exchange?.isPlausible(pdu) == true else {
             self.counters.backendUnmatched &+= 1
             return
+        }
+        // A v2c answer in canonical form may reach the manager as the agent encoded it, if nothing
+        // changes it on the way (``verbatimAnswer(_:of:)`` decides).
+        if agent.version == .v2c, self.backendDecoding.isCanonical,
+            let range = self.backendDecoding.varbindListContent
+        {
+            let list = datagram.getSlice(at: datagram.readerIndex + range.lowerBound, length: range.count)!
+            self.agentAnswer = (pdu.varbinds, list)
         }
         self.accept(pdu, of: entry, id: pdu.requestID, socket: socket, agent: agent, into: &sink)
     }
@@ -1025,12 +1160,18 @@ public final class RequestMachine {
             response.errorStatus != .noError
             && request.filtered.refusals.contains { $0.0 == .writeOutsideView || $0.0 == .writeTransformed }
         self.finished(request, response.errorStatus == .noError ? .ok : (refused ? .refused : .error), into: &sink)
+        let varBindList = self.verbatimAnswer(response, of: request)
+        if let varBindList {
+            self.counters.answersPassedThrough &+= 1
+            assert(Self.encodes(response, as: varBindList), "a verbatim varbind list that re-encoding would change")
+        }
         self.respond(
             response,
             security: request.security,
             to: request.endpoint,
             requestType: request.managerRequest.type,
             original: request.managerRequest,
+            varBindList: varBindList,
             into: &sink
         )
     }
@@ -1041,6 +1182,10 @@ public final class RequestMachine {
         _ outcome: RequestOutcome,
         into sink: inout Sink
     ) {
+        if !request.isFinished {
+            request.isFinished = true
+            self.finishedRequests.append(request)
+        }
         guard let kind = RequestKind(request.managerRequest.type) else { return }
         self.routeStatistics.countRequest(route: request.route.slot, kind: kind, outcome: outcome)
         sink.perform(.observe(.request(kind, nanoseconds: self.now - request.startedAt)))
@@ -1079,6 +1224,12 @@ public final class RequestMachine {
     /// The timer armed by `.armTimer` fired: retransmissions and timeouts that are due.
     public func timerFired<Sink: GatewayActionSink>(now: Int64, into sink: inout Sink) {
         self.now = now
+        self.expireDue(into: &sink)
+        self.recycleFinishedRequests()
+    }
+
+    private func expireDue<Sink: GatewayActionSink>(into sink: inout Sink) {
+        let now = self.now
         self.armedDeadline = nil
         while let due = self.deadlines.popDue(now: now) {
             let socket = Int(due.socket)
@@ -1171,6 +1322,7 @@ public final class RequestMachine {
         to endpoint: ManagerEndpoint,
         requestType: PDUType,
         original: PDU? = nil,
+        varBindList: ByteBuffer? = nil,
         into sink: inout Sink
     ) {
         // Take the scratch buffer out so that it is uniquely referenced: clear() then reuses its
@@ -1187,7 +1339,8 @@ public final class RequestMachine {
                 user: user,
                 engineTime: self.engineTime(at: self.now),
                 into: &buffer,
-                trimToFit: requestType == .getBulk
+                trimToFit: requestType == .getBulk,
+                varBindList: varBindList
             )
             guard fits else { return }
         case .community(let version, let community):
@@ -1195,8 +1348,15 @@ public final class RequestMachine {
             if version == .v1 {
                 pdu = ManagerTranslation.v1Response(response, request: original ?? response)
             }
-            Self.writeCommunityResponse(pdu, version: version, community: community, requestType: requestType,
-                original: original, into: &buffer)
+            Self.writeCommunityResponse(
+                pdu,
+                version: version,
+                community: community,
+                requestType: requestType,
+                original: original,
+                varBindList: version == .v1 ? nil : varBindList,
+                into: &buffer
+            )
         }
         self.counters.outResponses &+= 1
         sink.perform(.reply(buffer, to: endpoint))
@@ -1210,11 +1370,15 @@ public final class RequestMachine {
         community: ByteBuffer,
         requestType: PDUType,
         original: PDU?,
+        varBindList: ByteBuffer? = nil,
         into buffer: inout ByteBuffer
     ) {
         var pdu = response
         let start = buffer.writerIndex
-        buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
+        buffer.writeCommunityMessage(
+            CommunityMessage(version: version, community: community, pdu: .pdu(pdu)),
+            varBindList: varBindList
+        )
         guard buffer.readableBytes - start > Self.maximumCommunityResponse else { return }
         if requestType == .getBulk {
             let all = pdu.varbinds
@@ -1239,6 +1403,49 @@ public final class RequestMachine {
         }
         buffer.moveWriterIndex(to: start)
         buffer.writeCommunityMessage(CommunityMessage(version: version, community: community, pdu: .pdu(pdu)))
+    }
+
+    // MARK: - Recycling and pass-through
+
+    /// Puts the requests that ended during the event into the pool, each once nothing else refers
+    /// to it (otherwise it is simply let go).
+    private func recycleFinishedRequests() {
+        while var request = self.finishedRequests.popLast() {
+            guard isKnownUniquelyReferenced(&request) else { continue }
+            request.clear()
+            if self.requestPool.count < Self.requestPoolLimit { self.requestPool.append(request) }
+        }
+    }
+
+    /// The agent's varbind list as it sent it, when the manager's answer is exactly the agent's
+    /// varbinds: a Get, GetNext or GetBulk through a route with no rewrite or value transform, from
+    /// a v2c agent to an SNMPv3 or SNMPv2c manager, with no view filtering or trimming on the way
+    /// (which would have changed the varbinds) and in canonical form (so that the octets are the
+    /// ones re-encoding would write). Bytes to a back end are always re-encoded (DESIGN.md §1).
+    private func verbatimAnswer(_ response: PDU, of request: PendingRequest) -> ByteBuffer? {
+        // The agent is a v2c one: ``agentAnswer`` is set for no other.
+        guard let answer = self.agentAnswer, request.skipping == nil,
+            request.route.policy.rewrites.isEmpty, request.route.policy.transforms == nil
+        else { return nil }
+        switch request.managerRequest.type {
+        case .get, .getNext, .getBulk: break
+        default: return nil
+        }
+        switch request.security {
+        case .usm: break
+        case .community(let version, _): guard version == .v2c else { return nil }
+        }
+        guard response.varbinds == answer.varbinds else { return nil }
+        return answer.list
+    }
+
+    /// Whether writing `pdu` with `varBindList` gives what encoding its varbinds gives (a debug check).
+    static func encodes(_ pdu: PDU, as varBindList: ByteBuffer) -> Bool {
+        var encoded = ByteBuffer()
+        encoded.writePDU(pdu)
+        var patched = ByteBuffer()
+        patched.writePDU(pdu, varBindList: varBindList)
+        return encoded == patched
     }
 
     // MARK: - Helpers
