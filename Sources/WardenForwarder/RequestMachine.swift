@@ -274,6 +274,8 @@ public final class RequestMachine {
     /// The USM session with each SNMPv3 agent, by back-end counter slot (stable across reloads).
     private var agentSessions: [Int: AgentSession] = [:]
 
+    /// Requests sent on one back-end socket of a pool before the next socket takes over.
+    static let socketRun: UInt = 64
     /// A v1 manager's GetNext asks again past Counter64s at most this often.
     static let maximumSkipRounds = 32
     /// The timer wakes at most this often (nanoseconds): deadlines are coalesced.
@@ -800,8 +802,11 @@ public final class RequestMachine {
             return
         }
         let sockets = request.poolSockets[agent.pool]
+        // Runs of requests on one socket, then the next: a read burst's requests leave in one
+        // sendmmsg and their answers come back in one recvmmsg, and every socket still takes its
+        // share (a socket per request cost a system call per socket per burst each way).
         self.nextSocket &+= 1
-        let socket = sockets[Int(self.nextSocket % UInt(sockets.count))]
+        let socket = sockets[Int((self.nextSocket / Self.socketRun) % UInt(sockets.count))]
         let exchange = request.exchange!
         var discovery = false
         let id: Int32?

@@ -143,6 +143,7 @@ public final class GatewayMetrics: Sendable {
         self.advance("snmpwarden_out_packets_total", to: counters.outResponses)
         self.advance("snmpwarden_unexpected_pdus_total", to: counters.unexpectedPDUs)
         self.advance("snmpwarden_send_failures_total", to: counters.sendFailures)
+        self.advance("snmpwarden_answers_passed_through_total", to: counters.answersPassedThrough)
         self.advance("snmpwarden_community_refusals_total", [("reason", "unknown-community")], to: counters.badCommunityNames)
         self.advance("snmpwarden_community_refusals_total", [("reason", "source-not-allowed")], to: counters.badCommunityUses)
         self.advance("snmpwarden_community_refusals_total", [("reason", "front-end-off")], to: counters.communityFrontEndOff)
