@@ -606,7 +606,17 @@ extension UInt64 {
 }
 
 /// The data path's loops, started together and stopped together.
-struct DatagramLoopGroup: Sendable {
+public struct DatagramLoopGroup: Sendable {
+    /// The default number of loops: one per CPU the process may use — its CPU affinity (taskset,
+    /// systemd's `CPUAffinity=`) and its cgroup's CPU quota or cpuset (a Kubernetes CPU limit),
+    /// whichever is smaller. A gateway alone on a host gets every core; one given fewer CPUs
+    /// follows.
+    public static var defaultLoopCount: Int {
+        let affinity = Int(cdio_available_cpus())
+        let cores = System.coreCount
+        return max(1, min(64, affinity > 0 ? min(affinity, cores) : cores))
+    }
+
     let loops: [DatagramLoop]
 
     init(loops count: Int) throws(DatagramLoop.StartError) {

@@ -50,8 +50,11 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
-    @Option(name: .long, help: "Event loops (threads) on the data path; default: the number of cores.")
-    var threads: Int = System.coreCount
+    @Option(
+        name: .long,
+        help: "Event loops (threads) on the data path; default: the CPUs the process may use (affinity, cgroup quota)."
+    )
+    var threads: Int = DatagramLoopGroup.defaultLoopCount
 
     func validate() throws {
         guard (1...64).contains(self.threads) else { throw ValidationError("--threads must be 1 to 64") }

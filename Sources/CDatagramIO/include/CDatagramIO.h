@@ -50,6 +50,10 @@ int cdio_recvmmsg(int fd, cdio_mmsghdr *messages, unsigned int count);
 /// sendmmsg, non-blocking.
 int cdio_sendmmsg(int fd, cdio_mmsghdr *messages, unsigned int count);
 
+/// The CPUs this process may run on (sched_getaffinity: taskset, systemd's CPUAffinity=, a
+/// cpuset), or -1.
+int cdio_available_cpus(void);
+
 /// Names the calling thread (for `top -H` and profilers; at most 15 characters are kept).
 void cdio_set_thread_name(const char *name);
 
