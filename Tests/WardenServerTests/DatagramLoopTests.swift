@@ -175,6 +175,59 @@ struct DatagramLoopTests {
         close(again)
     }
 
+    @Test("a full send buffer: the outbox keeps what is left and sends it, in order, once the socket is writable")
+    func blockedOutbox() async throws {
+        let loop = try DatagramLoop.start(index: 4)
+        defer { loop.shutdownGracefully { _ in } }
+        // AF_UNIX datagrams, unlike UDP on loopback, stay charged to the sender until they are read:
+        // a small send buffer fills, and the kernel answers EAGAIN.
+        let path = Peers.temporaryDirectory("blocked-outbox") + "/receiver"
+        let receiver = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(receiver) }
+        let destination = try SocketAddress(unixDomainSocketPath: path)
+        _ = destination.withSockAddr { pointer, length in bind(receiver, pointer, socklen_t(length)) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(receiver, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let sender = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var sendBuffer: CInt = 4096
+        setsockopt(sender, SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<CInt>.size))
+        let collector = Collector()
+        nonisolated(unsafe) let handler = collector
+        let count = 300
+        let results = NIOLockedValueBox((blocked: 0, refused: 0, leftAfterFirstFlush: 0))
+        try await loop.submit {
+            let token = loop.register(fd: sender, capacity: 2048, packetInfo: false, tag: 0, handler: handler)
+            let outbox = DatagramOutbox(fd: sender)
+            outbox.whenBlocked = { outbox in
+                results.withLockedValue { $0.blocked += 1 }
+                loop.whenWritable(token) {
+                    let refused = outbox.flush()
+                    results.withLockedValue { $0.refused += refused }
+                }
+            }
+            var refused = 0
+            for index in 0..<count {
+                refused += outbox.enqueue(ByteBuffer(repeating: UInt8(index % 251), count: 1000), to: destination)
+            }
+            refused += outbox.flush()
+            results.withLockedValue {
+                $0.refused += refused
+                $0.leftAfterFirstFlush = outbox.count
+            }
+        }.get()
+        #expect(results.withLockedValue { $0.blocked } >= 1)
+        #expect(results.withLockedValue { $0.leftAfterFirstFlush } > 0)
+        // Reading frees the sender's buffer: the loop sends the rest as the socket becomes writable.
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        for index in 0..<count {
+            let received = recv(receiver, &buffer, buffer.count, 0)
+            #expect(received == 1000, "datagram \(index)")
+            guard received == 1000 else { break }
+            #expect(buffer[0] == UInt8(index % 251) && buffer[999] == UInt8(index % 251), "datagram \(index) out of order")
+        }
+        #expect(results.withLockedValue { $0.refused } == 0)
+    }
+
     @Test("the address cache gives NIO's own address for every source, across collisions")
     func addressCache() throws {
         var cache = AddressCache()
