@@ -8,6 +8,7 @@
 #
 #   scripts/soak.sh [SECONDS]
 #   THREADS=1 scripts/soak.sh 600      # snmpwarden's event loops (default: snmpwarden's own default)
+#   SNMPD_RCVBUF=4194304 scripts/soak.sh 600   # snmpd with a 4 MiB receive buffer (serverRecvBuf)
 #   FAULTS=1 scripts/soak.sh 600       # the fault mode (issue 15), below
 #
 # The fault mode: one gateway, four v2c back ends, one route to each chosen by contextName
@@ -268,10 +269,12 @@ cat > "$WORK/back.conf" <<EOF
 [snmp] persistentDir $WORK/back
 rocommunity backpub 127.0.0.1
 EOF
+# SNMPD_RCVBUF=4194304: snmpd's receive buffer (serverRecvBuf); by default the kernel's (208 KiB).
+[[ -n ${SNMPD_RCVBUF:-} ]] && echo "[snmp] serverRecvBuf $SNMPD_RCVBUF" >> "$WORK/back.conf"
 warden_config "$WORK/warden.yaml" "$GATE" back "$BACK" "community: backpub, timeout: 1s, retries: 2" "" \
     "max-pending: 20000"
 
-"$SNMPD" -f -C -c "$WORK/back.conf" -Lf "$WORK/back.log" "udp:127.0.0.1:$BACK" & PIDS+=($!)
+"$SNMPD" -f -C -c "$WORK/back.conf" -Lf "$WORK/back.log" "udp:127.0.0.1:$BACK" & PIDS+=($!); SNMPDPID=$!
 "$WARDEN" run --config "$WORK/warden.yaml" ${THREADS:+--threads "$THREADS"} 2> "$WORK/warden.log" & PIDS+=($!); GATEPID=$!
 for _ in $(seq 1 100); do
     snmpget -v2c -c backpub -r 0 -t 1 "udp:127.0.0.1:$BACK" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 \
@@ -291,15 +294,20 @@ echo "maximum $MAX req/s; soaking at $RATE req/s for $DURATION s" >&2
     --warmup 2 > "$WORK/soak.json" &
 LOADPID=$!
 : > "$WORK/rss"
+: > "$WORK/drops"
+# Datagrams the kernel dropped on each process's UDP sockets (a full receive buffer): a loss
+# shows whose buffer it was.
+SAMPLED=("gateway=$GATEPID:$GATE" "snmpd=$SNMPDPID" "load=$LOADPID")
 while kill -0 "$LOADPID" 2>/dev/null; do
     echo "$(date +%s) $(rss "$GATEPID")" >> "$WORK/rss"
+    echo "$(python3 "$ROOT/scripts/fault-agents.py" sample "${SAMPLED[@]}")" >> "$WORK/drops"
     sleep 5
 done
 wait "$LOADPID"
 STATUS_LINE=$(grep stopped "$WORK/warden.log" || true)
 
-python3 - "$WORK/soak.json" "$WORK/rss" "$MAX" "$RATE" "$DURATION" <<'EOF'
-import json, sys
+python3 - "$WORK/soak.json" "$WORK/rss" "$MAX" "$RATE" "$DURATION" "$WORK/drops" <<'EOF'
+import json, re, sys
 run = json.load(open(sys.argv[1]))
 samples = [tuple(map(int, line.split())) for line in open(sys.argv[2]) if len(line.split()) == 2]
 maximum, rate, duration = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
@@ -317,5 +325,12 @@ print(f"RSS: {reference // 1024} MiB after {settle:.0f} s, {peak // 1024} MiB at
       f"({len(samples)} samples) -> {'flat' if flat else 'GROWING'}")
 print(f"lost: {lost}, mismatched: {mismatched}; valid answers within the window: {run['ok']} "
       f"for {run['sent']} sent in it (answers to the last requests may arrive just after it closes)")
+drops = {}
+for line in open(sys.argv[6]):
+    for name, n in re.findall(r"(\S+)=([\d.]+)", line):
+        if not name.endswith(".cpu"):
+            drops[name] = max(drops.get(name, 0), int(n))
+print("UDP datagrams dropped by the kernel (full receive buffers), per process:",
+      ", ".join(f"{name} {n}" for name, n in sorted(drops.items())) or "none sampled")
 print("verdict:", "PASS" if flat and lost == 0 and mismatched == 0 else "FAIL")
 EOF
