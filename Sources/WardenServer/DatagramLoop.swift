@@ -206,6 +206,17 @@ final class DatagramLoop: EventLoop, @unchecked Sendable {
         self.watch(registration, token: token)
     }
 
+    /// An outbox for socket `token`: when the kernel takes no more (a full send buffer), what is
+    /// left is sent once the socket is writable again, and `refused` counts what still cannot go.
+    func outbox(for token: Int, refused: @escaping (Int) -> Void) -> DatagramOutbox {
+        self.preconditionInEventLoop()
+        let outbox = DatagramOutbox(fd: self.registrations[token]!.fd)
+        outbox.whenBlocked = { [unowned self] outbox in
+            self.whenWritable(token) { refused(outbox.flush()) }
+        }
+        return outbox
+    }
+
     /// Stops reading and closes the socket.
     func close(_ token: Int) {
         self.preconditionInEventLoop()

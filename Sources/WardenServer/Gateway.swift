@@ -180,8 +180,7 @@ public final class Gateway: Sendable {
                 tag: id,
                 handler: gateway
             )
-            let outbox = DatagramOutbox(fd: fd)
-            outbox.whenBlocked = { [unowned gateway] outbox in gateway.blocked(outbox, token: token) }
+            let outbox = gateway.eventLoop.outbox(for: token) { [unowned gateway] in gateway.countSendFailures($0) }
             gateway.listeners[id] = GatewayLoop.Listener(token: token, outbox: outbox, isWildcard: wildcard)
             return OpenSocket(loop: gateway.index, token: token)
         }.get()
@@ -209,8 +208,9 @@ public final class Gateway: Sendable {
                         handler: gateway
                     )
                     gateway.eventLoop.setReading(token, true)
-                    let outbox = DatagramOutbox(fd: fd)
-                    outbox.whenBlocked = { [unowned gateway] outbox in gateway.blocked(outbox, token: token) }
+                    let outbox = gateway.eventLoop.outbox(for: token) { [unowned gateway] in
+                        gateway.countSendFailures($0)
+                    }
                     gateway.backendSockets.append(GatewayLoop.BackendSocket(token: token, outbox: outbox))
                     return OpenSocket(loop: gateway.index, token: token)
                 }.get()

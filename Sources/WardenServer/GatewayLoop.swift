@@ -101,11 +101,9 @@ final class GatewayLoop: DatagramHandler {
         self.flushWrites()
     }
 
-    /// An outbox the kernel refused: flushed again once its socket is writable.
-    func blocked(_ outbox: DatagramOutbox, token: Int) {
-        self.eventLoop.whenWritable(token) { [unowned self] in
-            self.batch.countFailure(outbox.flush())
-        }
+    /// Datagrams a blocked outbox could not send once its socket was writable again.
+    func countSendFailures(_ count: Int) {
+        self.batch.countFailure(count)
     }
 
     private func timerFired() {

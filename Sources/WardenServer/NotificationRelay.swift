@@ -74,11 +74,9 @@ final class NotificationLoop: DatagramHandler {
         self.flushWrites()
     }
 
-    /// An outbox the kernel refused: flushed again once its socket is writable.
-    func blocked(_ outbox: DatagramOutbox, token: Int) {
-        self.eventLoop.whenWritable(token) { [unowned self] in
-            self.batch.countFailure(outbox.flush())
-        }
+    /// Datagrams a blocked outbox could not send once its socket was writable again.
+    func countSendFailures(_ count: Int) {
+        self.batch.countFailure(count)
     }
 
     private func timerFired() {
@@ -187,8 +185,7 @@ public final class NotificationRelay: Sendable {
             try await eventLoop.submit {
                 let relay = bound.value
                 let token = eventLoop.register(fd: fd, capacity: capacity, packetInfo: wildcard, tag: tag, handler: relay)
-                let outbox = DatagramOutbox(fd: fd)
-                outbox.whenBlocked = { [unowned relay] outbox in relay.blocked(outbox, token: token) }
+                let outbox = eventLoop.outbox(for: token) { [unowned relay] in relay.countSendFailures($0) }
                 if let family {
                     relay.senders[family] = outbox
                     eventLoop.setReading(token, true)
