@@ -169,13 +169,28 @@ public struct Backend: Hashable, Sendable {
     public var group: String?
     /// An SNMPv3 agent's user, context and engine ID; nil for v1, v2c and simulated back ends.
     public var usm: USM?
+    /// `max-in-flight:`, the most requests outstanding at the agent at once (0: no bound); more wait
+    /// in the gateway, in order, for one to end. Agents only.
+    public var maxInFlight: Int
 
-    public init(name: String, kind: Kind, source: String? = nil, group: String? = nil, usm: USM? = nil) {
+    /// The bound on requests outstanding at one agent when its back end names none: enough for any
+    /// manager's burst, and fewer datagrams than a Net-SNMP agent's default receive buffer holds.
+    public static let defaultMaxInFlight = 64
+
+    public init(
+        name: String,
+        kind: Kind,
+        source: String? = nil,
+        group: String? = nil,
+        usm: USM? = nil,
+        maxInFlight: Int = Backend.defaultMaxInFlight
+    ) {
         self.name = name
         self.kind = kind
         self.source = source
         self.group = group
         self.usm = usm
+        self.maxInFlight = maxInFlight
     }
 }
 

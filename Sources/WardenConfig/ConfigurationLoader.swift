@@ -601,7 +601,7 @@ extension Walker {
                     "a backend",
                     allowed: [
                         "name", "address", "version", "community", "user", "context", "engine-id", "timeout", "retries",
-                        "source", "group", "simulate",
+                        "source", "group", "simulate", "max-in-flight",
                     ]
                 ),
                 let nameNode = self.required(fields, "name", in: "a backend", at: item),
@@ -622,6 +622,7 @@ extension Walker {
             if let simulate = fields["simulate"] {
                 for other in [
                     "address", "version", "community", "user", "context", "engine-id", "timeout", "retries", "source",
+                    "max-in-flight",
                 ] {
                     if let field = fields[other] {
                         self.error(field.key, "backend '\(name)': '\(other)' does not go with 'simulate'")
@@ -671,6 +672,10 @@ extension Walker {
             let timeout = fields["timeout"].flatMap { self.duration($0.value, "backend '\(name)': timeout") } ?? 1000
             let retries =
                 fields["retries"].flatMap { self.integer($0.value, "backend '\(name)': retries", range: 0...10) } ?? 2
+            let maxInFlight =
+                fields["max-in-flight"].flatMap {
+                    self.integer($0.value, "backend '\(name)': max-in-flight", range: 0...65_535)
+                } ?? Backend.defaultMaxInFlight
             var source: String?
             var sourceValid = true
             if let sourceNode = fields["source"]?.value, let text = self.string(sourceNode, "backend '\(name)': source")
@@ -695,7 +700,8 @@ extension Walker {
                         ),
                         source: source,
                         group: group,
-                        usm: usm
+                        usm: usm,
+                        maxInFlight: maxInFlight
                     )
                 )
             }

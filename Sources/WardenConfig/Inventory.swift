@@ -59,6 +59,7 @@ struct InventoryDefaults {
     var retries = 2
     var source: String?
     var sourceFamily: TransportAddress.Family?
+    var maxInFlight = Backend.defaultMaxInFlight
 }
 
 // MARK: - Inventory items of `backends:`
@@ -120,7 +121,7 @@ extension Walker {
         var defaults: InventoryDefaults
     }
 
-    /// `defaults: { version, community, user, context, timeout, retries, source }`, errors at the main
+    /// `defaults: { version, community, user, context, timeout, retries, source, max-in-flight }`, errors at the main
     /// file's nodes. A default `community` is for the v1/v2c devices and a default `user` and
     /// `context` for the v3 ones, so one inventory may hold both.
     mutating func inventoryDefaults(_ node: Node, inventory: String) -> InventoryDefaults {
@@ -130,7 +131,7 @@ extension Walker {
             let fields = self.fields(
                 node,
                 what,
-                allowed: ["version", "community", "user", "context", "timeout", "retries", "source"]
+                allowed: ["version", "community", "user", "context", "timeout", "retries", "source", "max-in-flight"]
             )
         else { return defaults }
         if let versionNode = fields["version"]?.value, let text = self.string(versionNode, "\(what): version") {
@@ -166,6 +167,11 @@ extension Walker {
         }
         if let retries = fields["retries"].flatMap({ self.integer($0.value, "\(what): retries", range: 0...10) }) {
             defaults.retries = retries
+        }
+        if let bound = fields["max-in-flight"].flatMap({
+            self.integer($0.value, "\(what): max-in-flight", range: 0...65_535)
+        }) {
+            defaults.maxInFlight = bound
         }
         if let sourceNode = fields["source"]?.value, let text = self.string(sourceNode, "\(what): source") {
             if let family = Self.addressFamily(text) {
@@ -490,7 +496,8 @@ extension Walker {
             ),
             source: source,
             group: context.group,
-            usm: usm
+            usm: usm,
+            maxInFlight: context.defaults.maxInFlight
         )
     }
 }

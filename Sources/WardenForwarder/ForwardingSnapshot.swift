@@ -51,6 +51,9 @@ public final class BackendTarget: Sendable {
         public var retries: Int
         /// The socket pool it is reached through (``ForwardingSnapshot/pools``).
         public var pool: Int
+        /// The most requests outstanding at the agent at once, over all loops (0: no bound); each
+        /// loop takes its share, at least one.
+        public var maxInFlight: Int
 
         /// An SNMPv1 or SNMPv2c agent.
         public init(
@@ -59,7 +62,8 @@ public final class BackendTarget: Sendable {
             community: ByteBuffer,
             timeout: Int64,
             retries: Int,
-            pool: Int
+            pool: Int,
+            maxInFlight: Int = 0
         ) {
             precondition(version != .v3, "an SNMPv3 agent is made with init(address:usm:timeout:retries:pool:)")
             self.address = address
@@ -69,10 +73,11 @@ public final class BackendTarget: Sendable {
             self.timeout = timeout
             self.retries = retries
             self.pool = pool
+            self.maxInFlight = maxInFlight
         }
 
         /// An SNMPv3 agent, reached as `usm.user`.
-        public init(address: SocketAddress, usm: USM, timeout: Int64, retries: Int, pool: Int) {
+        public init(address: SocketAddress, usm: USM, timeout: Int64, retries: Int, pool: Int, maxInFlight: Int = 0) {
             self.address = address
             self.version = .v3
             self.community = ByteBuffer()
@@ -80,6 +85,7 @@ public final class BackendTarget: Sendable {
             self.timeout = timeout
             self.retries = retries
             self.pool = pool
+            self.maxInFlight = maxInFlight
         }
     }
 

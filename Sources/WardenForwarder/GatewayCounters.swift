@@ -41,6 +41,12 @@ public struct GatewayCounters: Hashable, Sendable {
     public var backendRetransmissions: UInt64 = 0
     /// Requests that got no answer after the last retry.
     public var backendTimeouts: UInt64 = 0
+    /// Back-end requests that waited in the gateway because their agent had `max-in-flight`
+    /// requests outstanding.
+    public var backendWaits: UInt64 = 0
+    /// Of those, the ones whose turn did not come within the back end's timeout × (retries + 1):
+    /// answered as a timeout without being sent.
+    public var backendWaitTimeouts: UInt64 = 0
     /// Responses from agents that matched a pending request.
     public var backendResponses: UInt64 = 0
     /// Datagrams on a back-end socket from another address or port than the agent's.
@@ -100,6 +106,7 @@ public struct GatewayCounters: Hashable, Sendable {
         ("clamped_repetitions", \.clampedRepetitions), ("pending_overflows", \.pendingOverflows),
         ("backend_requests", \.backendRequests), ("backend_retransmissions", \.backendRetransmissions),
         ("backend_timeouts", \.backendTimeouts), ("backend_responses", \.backendResponses),
+        ("backend_waits", \.backendWaits), ("backend_wait_timeouts", \.backendWaitTimeouts),
         ("backend_wrong_source", \.backendWrongSource), ("backend_malformed", \.backendMalformed),
         ("backend_wrong_community", \.backendWrongCommunity), ("backend_unmatched", \.backendUnmatched),
         ("backend_discoveries", \.backendDiscoveries),

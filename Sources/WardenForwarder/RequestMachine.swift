@@ -120,6 +120,9 @@ final class PendingRequest {
     /// Whether the request has ended (answered, timed out or dropped); the machine recycles it once
     /// the event that ended it is over.
     var isFinished = false
+    /// While it waits for its agent's `max-in-flight`: when it stops waiting and is answered as a
+    /// timeout.
+    var waitDeadline: Int64 = 0
 
     /// The manager's OIDs and values (and context name), copied out of the datagram they were
     /// decoded from (``PDU/compacted(into:varbinds:alongWith:)``); reused by the next request.
@@ -237,7 +240,16 @@ public final class RequestMachine {
     public private(set) var pendingCapacity: Int
     /// How many loops share `limits.max-pending`.
     private let loopCount: Int
+    /// Requests accepted and not yet ended by a back end: outstanding at an agent, or waiting for
+    /// their turn at one (`max-in-flight`).
     public private(set) var pendingCount = 0
+
+    /// Requests outstanding at each agent from this loop, by back-end counter slot.
+    private var inFlight: [Int] = []
+    /// Requests waiting for their agent's `max-in-flight`, oldest first, by back-end counter slot.
+    private var waiting: [WaitQueue] = []
+    /// How many requests wait, over all agents.
+    public private(set) var waitingCount = 0
 
     /// Pending requests by back-end socket.
     private var pending: [PendingTable<PendingRequest>]
@@ -791,15 +803,29 @@ public final class RequestMachine {
     // MARK: - To and from agents
 
     /// Sends the exchange's next request to its agent on the next socket of its pool, recording it
-    /// as pending there.
+    /// as pending there; or, while the agent has its share of `max-in-flight` outstanding or others
+    /// wait for it, queues it (`waited`: it comes from that queue, and its turn has come).
     private func forward<Sink: GatewayActionSink>(
         _ request: PendingRequest,
         agent: BackendTarget.Agent,
+        waited: Bool = false,
         into sink: inout Sink
     ) {
         guard self.pendingCount < self.pendingCapacity else {
             self.overflow(request, into: &sink)
             return
+        }
+        let slot = request.backend.slot
+        if agent.maxInFlight > 0 {
+            if slot >= self.inFlight.count {
+                self.inFlight += Array(repeating: 0, count: slot + 1 - self.inFlight.count)
+                self.waiting += Array(repeating: WaitQueue(), count: slot + 1 - self.waiting.count)
+            }
+            // In order: behind those already waiting, even when a place is free this instant.
+            if !waited && (self.inFlight[slot] >= self.inFlightShare(agent) || !self.waiting[slot].isEmpty) {
+                self.wait(request, slot: slot, agent: agent, into: &sink)
+                return
+            }
         }
         let sockets = request.poolSockets[agent.pool]
         // Runs of requests on one socket, then the next: a read burst's requests leave in one
@@ -854,6 +880,7 @@ public final class RequestMachine {
             return
         }
         if discovery { self.counters.backendDiscoveries &+= 1 }
+        if agent.maxInFlight > 0 { self.inFlight[slot] += 1 }
         self.pendingCount += 1
         self.pendingPeak = max(self.pendingPeak, self.pendingCount)
         self.counters.backendRequests &+= 1
@@ -883,6 +910,70 @@ public final class RequestMachine {
         request.session = session
         return session
     }
+
+    /// This loop's share of the agent's `max-in-flight`: at least one.
+    private func inFlightShare(_ agent: BackendTarget.Agent) -> Int {
+        max(1, agent.maxInFlight / self.loopCount)
+    }
+
+    /// The agent has its share of requests outstanding: `request` waits, at most as long as the
+    /// back end would have given it (timeout × (retries + 1)).
+    private func wait<Sink: GatewayActionSink>(
+        _ request: PendingRequest,
+        slot: Int,
+        agent: BackendTarget.Agent,
+        into sink: inout Sink
+    ) {
+        request.waitDeadline = self.now + agent.timeout * Int64(agent.retries + 1)
+        self.waiting[slot].append(request)
+        self.waitingCount += 1
+        self.pendingCount += 1
+        self.pendingPeak = max(self.pendingPeak, self.pendingCount)
+        self.counters.backendWaits &+= 1
+        // A heap entry on no socket: the slot's queue is looked at when it is due.
+        self.schedule(request.waitDeadline, socket: Self.waitingSocket, requestID: Int32(slot), into: &sink)
+    }
+
+    /// A request that was outstanding at an agent ended (answered, timed out, ended by a Report):
+    /// the agent's next waiting request, if any, goes.
+    private func released<Sink: GatewayActionSink>(_ request: PendingRequest, into sink: inout Sink) {
+        guard let agent = request.backend.agent, agent.maxInFlight > 0 else { return }
+        let slot = request.backend.slot
+        guard slot < self.inFlight.count else { return }
+        self.inFlight[slot] -= 1
+        self.sendWaiting(slot: slot, into: &sink)
+    }
+
+    /// Sends the slot's waiting requests while its agent has room (those whose time ran out are
+    /// answered as a timeout instead).
+    private func sendWaiting<Sink: GatewayActionSink>(slot: Int, into sink: inout Sink) {
+        self.expireWaiting(slot: slot, into: &sink)
+        while let next = self.waiting[slot].first, let agent = next.backend.agent,
+            self.inFlight[slot] < self.inFlightShare(agent)
+        {
+            _ = self.waiting[slot].removeFirst()
+            self.waitingCount -= 1
+            self.pendingCount -= 1
+            self.forward(next, agent: agent, waited: true, into: &sink)
+        }
+    }
+
+    /// The slot's waiting requests whose time ran out: answered as a timeout, never sent.
+    private func expireWaiting<Sink: GatewayActionSink>(slot: Int, into sink: inout Sink) {
+        guard slot >= 0 && slot < self.waiting.count else { return }
+        while let first = self.waiting[slot].first, first.waitDeadline <= self.now {
+            _ = self.waiting[slot].removeFirst()
+            self.waitingCount -= 1
+            self.pendingCount -= 1
+            self.counters.backendWaitTimeouts &+= 1
+            self.countBackend(first, .timeouts)
+            self.timedOut(first, into: &sink)
+        }
+    }
+
+    /// The socket number of a deadline that belongs to a waiting request (its request-id field is
+    /// the back-end slot).
+    static let waitingSocket = -1
 
     private func overflow<Sink: GatewayActionSink>(_ request: PendingRequest, into sink: inout Sink) {
         self.counters.pendingOverflows &+= 1
@@ -1016,6 +1107,7 @@ public final class RequestMachine {
             self.countReport(kind)
             _ = self.pending[socket].remove(id)
             self.pendingCount -= 1
+            self.released(request, into: &sink)
             let reported = message.usm.map { Array($0.authoritativeEngineID.readableBytesView) }
             let resend: Bool
             switch kind {
@@ -1074,6 +1166,7 @@ public final class RequestMachine {
         _ = self.pending[socket].remove(id)
         self.pendingCount -= 1
         self.counters.backendResponses &+= 1
+        self.released(entry.context, into: &sink)
         // The round trip since the last (re)transmission.
         sink.perform(.observe(.backendRoundTrip(nanoseconds: self.now - (entry.deadline - entry.timeout))))
         let request = entry.context
@@ -1238,6 +1331,10 @@ public final class RequestMachine {
         self.armedDeadline = nil
         while let due = self.deadlines.popDue(now: now) {
             let socket = Int(due.socket)
+            if socket == Self.waitingSocket {
+                self.expireWaiting(slot: Int(due.requestID), into: &sink)
+                continue
+            }
             guard let decision = self.pending[socket].expire(due.requestID, deadline: due.deadline, now: now) else {
                 continue
             }
@@ -1252,6 +1349,7 @@ public final class RequestMachine {
                 self.pendingCount -= 1
                 self.counters.backendTimeouts &+= 1
                 self.countBackend(request, .timeouts)
+                self.released(request, into: &sink)
                 self.timedOut(request, into: &sink)
             }
         }
@@ -1278,6 +1376,17 @@ public final class RequestMachine {
             for (socket, table) in self.pending.enumerated() {
                 for (id, deadline) in table.deadlines {
                     live.append(DeadlineHeap.Entry(deadline: deadline, socket: Int32(socket), requestID: id))
+                }
+            }
+            for (slot, queue) in self.waiting.enumerated() {
+                for request in queue.requests {
+                    live.append(
+                        DeadlineHeap.Entry(
+                            deadline: request.waitDeadline,
+                            socket: Int32(Self.waitingSocket),
+                            requestID: Int32(slot)
+                        )
+                    )
                 }
             }
             self.deadlines.rebuild(live)
@@ -1523,5 +1632,34 @@ struct AuditLimiter {
         stored.user = key.user.map { ByteBuffer(bytes: $0.readableBytesView) }
         self.lastLogged[stored] = now
         return true
+    }
+}
+
+/// The requests waiting for one agent's `max-in-flight`, oldest first: an array read from a moving
+/// head, compacted once the consumed part is the larger.
+struct WaitQueue {
+    private var storage: [PendingRequest] = []
+    private var head = 0
+
+    var isEmpty: Bool { self.head == self.storage.count }
+    var first: PendingRequest? { self.isEmpty ? nil : self.storage[self.head] }
+    /// The waiting requests, oldest first.
+    var requests: ArraySlice<PendingRequest> { self.storage[self.head...] }
+
+    mutating func append(_ request: PendingRequest) {
+        self.storage.append(request)
+    }
+
+    mutating func removeFirst() -> PendingRequest {
+        let request = self.storage[self.head]
+        self.head += 1
+        if self.head == self.storage.count {
+            self.storage.removeAll(keepingCapacity: self.storage.count <= 1024)
+            self.head = 0
+        } else if self.head >= 64 && self.head * 2 >= self.storage.count {
+            self.storage.removeFirst(self.head)
+            self.head = 0
+        }
+        return request
     }
 }

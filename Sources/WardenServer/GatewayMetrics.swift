@@ -166,6 +166,8 @@ public final class GatewayMetrics: Sendable {
         }
         self.advance("snmpwarden_backend_usm_failures_total", to: counters.backendUSMFailures)
         self.advance("snmpwarden_pending_overflows_total", to: counters.pendingOverflows)
+        self.advance("snmpwarden_backend_waits_total", to: counters.backendWaits)
+        self.advance("snmpwarden_backend_wait_timeouts_total", to: counters.backendWaitTimeouts)
         self.advance("snmpwarden_reports_limited_total", [("reason", "source-rate")], to: counters.reportsRateLimited)
         self.advance(
             "snmpwarden_reports_limited_total",

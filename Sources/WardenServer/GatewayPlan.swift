@@ -100,7 +100,8 @@ public struct GatewayPlan: Sendable {
                         ),
                         timeout: Int64(timeout) * 1_000_000,
                         retries: retries,
-                        pool: index
+                        pool: index,
+                        maxInFlight: backend.maxInFlight
                     )
                 } else {
                     let shared: ByteBuffer
@@ -116,7 +117,8 @@ public struct GatewayPlan: Sendable {
                         community: shared,
                         timeout: Int64(timeout) * 1_000_000,
                         retries: retries,
-                        pool: index
+                        pool: index,
+                        maxInFlight: backend.maxInFlight
                     )
                 }
                 target = BackendTarget(

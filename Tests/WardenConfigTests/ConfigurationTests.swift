@@ -352,6 +352,37 @@ struct ConfigurationTests {
         #expect(errors(yaml).sorted() == expected.sorted(), "\(label)")
     }
 
+    @Test("max-in-flight: 64 by default, 0 for no bound, from a back end or an inventory's defaults; out of range is an error")
+    func maxInFlight() throws {
+        let configuration = try parse(
+            """
+            listen: [udp:127.0.0.1:1161]
+            backends:
+              - { name: plain, address: "udp:192.0.2.1:161", community: c }
+              - { name: serial, address: "udp:192.0.2.2:161", community: c, max-in-flight: 1 }
+              - { name: free, address: "udp:192.0.2.3:161", community: c, max-in-flight: 0 }
+            routes: []
+            """
+        )
+        #expect(configuration.backends.map(\.maxInFlight) == [64, 1, 0])
+        #expect(
+            errors(
+                """
+                listen: [udp:127.0.0.1:1161]
+                backends:
+                  - { name: a, address: "udp:192.0.2.1:161", community: c, max-in-flight: -1 }
+                  - { name: b, address: "udp:192.0.2.2:161", community: c, max-in-flight: 65536 }
+                  - { name: s, simulate: x.snmprec, max-in-flight: 2 }
+                routes: []
+                """
+            ).filter { $0.contains("max-in-flight") } == [
+                "test.yaml:3:75: backend 'a': max-in-flight must be from 0 to 65535",
+                "test.yaml:4:75: backend 'b': max-in-flight must be from 0 to 65535",
+                "test.yaml:5:37: backend 's': 'max-in-flight' does not go with 'simulate'",
+            ]
+        )
+    }
+
     @Test("SNMPv3 back ends: the user from users:, the context, the engine ID; v1/v2c back ends beside them")
     func v3Backends() throws {
         let configuration = try parse(

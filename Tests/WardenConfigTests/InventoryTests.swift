@@ -89,7 +89,7 @@ struct InventoryTests {
               - { name: core, address: "udp:192.0.2.100:161", community: c, group: core, source: 10.0.0.5 }
               - inventory: devices.csv
                 group: access
-                defaults: { version: 2c, community: "${FLEET}", timeout: 750ms, retries: 3, source: 10.0.0.5 }
+                defaults: { version: 2c, community: "${FLEET}", timeout: 750ms, retries: 3, source: 10.0.0.5, max-in-flight: 4 }
               - { name: edge, address: "udp:192.0.2.200:161", community: c }
             routes:
               - { name: fleet, users: [noc], context: "*", backend: "{context}", backend-group: access }
@@ -101,6 +101,7 @@ struct InventoryTests {
         let backends = configuration.backends
         #expect(backends.map(\.name) == ["core", "sw-1", "sw-2", "sw-3", "sw,4", "sw-5", "sw-6", "edge"])
         #expect(backends.map(\.group) == ["core", "access", "access", "access", "access", "access", "access", nil])
+        #expect(backends.map(\.maxInFlight) == [64, 4, 4, 4, 4, 4, 4, 64])
         #expect(
             backends.map(\.source) == [
                 "10.0.0.5", "10.0.0.5", "10.0.0.5", "2001:db8::5", "10.0.0.5", "2001:db8::5", "2001:db8::5", nil,
@@ -331,7 +332,7 @@ struct InventoryTests {
                 "DIR/warden.yaml:4:16: inventory: cannot read DIR/missing.csv",
                 "DIR/warden.yaml:6:16: inventory 'devices.txt' must be a .csv, .yaml or .yml file",
                 "DIR/warden.yaml:7:31: unknown key 'name' in an inventory item; expected one of: inventory, group, defaults",
-                "DIR/warden.yaml:7:66: unknown key 'port' in the defaults of inventory 'devices.csv'; expected one of: version, community, user, context, timeout, retries, source",
+                "DIR/warden.yaml:7:66: unknown key 'port' in the defaults of inventory 'devices.csv'; expected one of: version, community, user, context, timeout, retries, source, max-in-flight",
                 "DIR/warden.yaml:7:86: the defaults of inventory 'devices.csv': version must be 1, 2c or 3",
                 "DIR/warden.yaml:7:97: the defaults of inventory 'devices.csv': source 'nowhere' is not an IP address (10.0.0.5 or 2001:db8::5)",
                 "DIR/warden.yaml:8:18: inventory DIR/devices.csv is listed twice",

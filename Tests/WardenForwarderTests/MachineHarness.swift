@@ -56,6 +56,9 @@ final class MachineHarness {
     /// The timer deadline last armed.
     var armed: Int64?
     var audits: [AuditEvent] = []
+    /// Back-end requests an agent did not answer (its `respond` gave nil), in the order sent: what
+    /// ``answerHeld(_:)`` can answer later.
+    var held: [(pdu: PDU, socket: Int, address: SocketAddress)] = []
     var observations: [Observation] = []
     static let manager = try! SocketAddress(ipAddress: "192.0.2.99", port: 40_000)
 
@@ -93,6 +96,8 @@ final class MachineHarness {
         rounds: Int = 32,
         timeout: Int64 = 1_000_000_000,
         retries: Int = 1,
+        maxInFlight: Int = 0,
+        loopCount: Int = 1,
         respond: @escaping (PDU) -> PDU?
     ) {
         let address = try! SocketAddress(ipAddress: "192.0.2.1", port: 161)
@@ -106,7 +111,8 @@ final class MachineHarness {
                     community: ByteBuffer(string: "agentcomm"),
                     timeout: timeout,
                     retries: retries,
-                    pool: 0
+                    pool: 0,
+                    maxInFlight: maxInFlight
                 )
             )
         )
@@ -118,7 +124,7 @@ final class MachineHarness {
             pools: [try! SocketAddress(ipAddress: "0.0.0.0", port: 0)],
             socketsPerPool: 2
         )
-        self.init(snapshot: snapshot)
+        self.init(snapshot: snapshot, loopCount: loopCount)
         self.agents[address] = Agent(version: version, community: "agentcomm", respond: respond)
     }
 
@@ -171,7 +177,10 @@ final class MachineHarness {
                     case .pdu(let pdu) = message.pdu
                 else { continue }
                 #expect(message.version == agent.version && message.community == ByteBuffer(string: agent.community))
-                guard let answer = agent.respond(pdu) else { continue }
+                guard let answer = agent.respond(pdu) else {
+                    self.held.append((pdu, socket, address))
+                    continue
+                }
                 var reply = ByteBuffer()
                 var response = answer
                 response.requestID = pdu.requestID
@@ -190,6 +199,22 @@ final class MachineHarness {
             }
         }
         return replies
+    }
+
+    /// The agent answers the held request at `index` (removed from ``held``) with `answer` (the
+    /// request's own varbinds by default); returns the manager's replies that follow.
+    func answerHeld(_ index: Int, with answer: PDU? = nil) -> [PDU] {
+        let (request, socket, address) = self.held.remove(at: index)
+        let agent = self.agents[address]!
+        var response = answer ?? PDU(type: .response, requestID: 0, varbinds: request.varbinds)
+        response.requestID = request.requestID
+        var reply = ByteBuffer()
+        reply.writeCommunityMessage(
+            CommunityMessage(version: agent.version, community: ByteBuffer(string: agent.community), pdu: .pdu(response))
+        )
+        var sink = CollectingSink()
+        self.machine.receiveFromBackend(reply, socket: socket, from: address, now: self.now, into: &sink)
+        return self.play(sink.actions)
     }
 
     /// Moves the clock to the armed deadline and fires the timer.
