@@ -60,7 +60,9 @@ public enum FuzzRequestMachineCheck {
                         community: ByteBuffer(string: "agent"),
                         timeout: 1_000_000_000,
                         retries: 1,
-                        pool: 0
+                        pool: 0,
+                        // The v2c agent takes 2 requests at a time: the rest wait (max-in-flight).
+                        maxInFlight: index == 0 ? 2 : 0
                     )
                 )
             )
@@ -168,6 +170,9 @@ public enum FuzzRequestMachineCheck {
             }
             guard machine.pendingCount <= machine.pendingCapacity else {
                 throw Violation(description: "pending \(machine.pendingCount) over \(machine.pendingCapacity)")
+            }
+            guard machine.waitingCount >= 0 && machine.waitingCount <= machine.pendingCount else {
+                throw Violation(description: "\(machine.waitingCount) waiting of \(machine.pendingCount) pending")
             }
         }
         // Each manager request may cause at most maxBackendRequests rounds, each re-asked past
