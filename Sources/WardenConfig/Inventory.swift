@@ -11,7 +11,7 @@ import Yams
 
 /// The keys of one inventory device: CSV columns or YAML keys.
 enum InventoryColumn: Int, CaseIterable {
-    case name, address, version, community, user, context, timeout, retries, source
+    case name, address, version, community, user, context, timeout, retries, source, maxInFlight
 
     /// The name in a CSV header or a YAML device.
     var key: String {
@@ -25,6 +25,7 @@ enum InventoryColumn: Int, CaseIterable {
         case .timeout: return "timeout"
         case .retries: return "retries"
         case .source: return "source"
+        case .maxInFlight: return "max-in-flight"
         }
     }
 
@@ -467,6 +468,19 @@ extension Walker {
             }
         }
 
+        var maxInFlight = context.defaults.maxInFlight
+        if let cell = given(.maxInFlight) {
+            if let value = Int(cell.text) {
+                if (0...65_535).contains(value) {
+                    maxInFlight = value
+                } else {
+                    problem(cell, "max-in-flight must be from 0 to 65535")
+                }
+            } else {
+                problem(cell, "max-in-flight must be a whole number")
+            }
+        }
+
         var source = context.defaults.source
         if let cell = given(.source) {
             if let message = Self.sourceProblem(cell.text, for: address) {
@@ -497,7 +511,7 @@ extension Walker {
             source: source,
             group: context.group,
             usm: usm,
-            maxInFlight: context.defaults.maxInFlight
+            maxInFlight: maxInFlight
         )
     }
 }

@@ -69,15 +69,15 @@ struct InventoryTests {
     func csvInventory() throws {
         let csv = [
             "\u{FEFF}# fleet export",
-            "name, address ,version,community,timeout,retries,source",
+            "name, address ,version,community,timeout,retries,source,max-in-flight",
             "",
-            "sw-1,192.0.2.1,,,,,",
+            "sw-1,192.0.2.1,,,,,,",
             "   # an indented comment",
-            "\"sw-2\",  \"192.0.2.2:1161\" ,1,\"pub\"\"lic\",500ms,0,",
-            "sw-3,[2001:db8::3],2c,,2s,,2001:db8::5",
-            "\"sw,4\",udp:192.0.2.4:162,,file:sw4.community,,,",
-            "sw-5,2001:db8::5,,${OTHER},,10,2001:db8::5",
-            "sw-6,udp6:[2001:db8::6]:1161,,,,,  2001:db8::5  ",
+            "\"sw-2\",  \"192.0.2.2:1161\" ,1,\"pub\"\"lic\",500ms,0,,1",
+            "sw-3,[2001:db8::3],2c,,2s,,2001:db8::5,",
+            "\"sw,4\",udp:192.0.2.4:162,,file:sw4.community,,,,",
+            "sw-5,2001:db8::5,,${OTHER},,10,2001:db8::5,0",
+            "sw-6,udp6:[2001:db8::6]:1161,,,,,  2001:db8::5  ,",
         ].joined(separator: "\r\n")
         let lab = try InventoryLab([
             "devices.csv": csv,
@@ -101,7 +101,7 @@ struct InventoryTests {
         let backends = configuration.backends
         #expect(backends.map(\.name) == ["core", "sw-1", "sw-2", "sw-3", "sw,4", "sw-5", "sw-6", "edge"])
         #expect(backends.map(\.group) == ["core", "access", "access", "access", "access", "access", "access", nil])
-        #expect(backends.map(\.maxInFlight) == [64, 4, 4, 4, 4, 4, 4, 64])
+        #expect(backends.map(\.maxInFlight) == [64, 4, 1, 4, 4, 0, 4, 64])
         #expect(
             backends.map(\.source) == [
                 "10.0.0.5", "10.0.0.5", "10.0.0.5", "2001:db8::5", "10.0.0.5", "2001:db8::5", "2001:db8::5", nil,
@@ -237,7 +237,7 @@ struct InventoryTests {
             ["warden.yaml": main(), "devices.csv": "name,addr,name,community\nsw-1,192.0.2.1,x,y\n"],
             [
                 "DIR/devices.csv:1:1: the header has no 'address' column (name and address are required)",
-                "DIR/devices.csv:1:6: unknown column 'addr' in the header; expected some of: name, address, version, community, user, context, timeout, retries, source",
+                "DIR/devices.csv:1:6: unknown column 'addr' in the header; expected some of: name, address, version, community, user, context, timeout, retries, source, max-in-flight",
                 "DIR/devices.csv:1:11: column 'name' appears twice in the header",
             ]
         ),
@@ -269,6 +269,23 @@ struct InventoryTests {
                 "DIR/devices.csv:7:18: backend 'sw-6': retries must be a whole number",
                 "DIR/devices.csv:7:20: backend 'sw-6': source '2001:db8::9' is IPv6 but the address is IPv4",
                 "DIR/devices.csv:8:6: backend 'sw-7': source '10.0.0.5' (from the inventory's defaults) is IPv4 but the address is IPv6",
+            ]
+        ),
+        (
+            "max-in-flight cells: out of range, not a number",
+            [
+                "warden.yaml": main(),
+                "devices.csv": """
+                name,address,max-in-flight
+                sw-1,192.0.2.1,65536
+                sw-2,192.0.2.2,many
+                sw-3,192.0.2.3,-1
+                """,
+            ],
+            [
+                "DIR/devices.csv:2:16: backend 'sw-1': max-in-flight must be from 0 to 65535",
+                "DIR/devices.csv:3:16: backend 'sw-2': max-in-flight must be a whole number",
+                "DIR/devices.csv:4:16: backend 'sw-3': max-in-flight must be from 0 to 65535",
             ]
         ),
         (
@@ -383,7 +400,7 @@ struct InventoryTests {
                 "c.yaml": "name: not-a-list\n",
             ],
             [
-                "DIR/b.yaml:1:38: unknown key 'colour' in a device; expected one of: name, address, version, community, user, context, timeout, retries, source",
+                "DIR/b.yaml:1:38: unknown key 'colour' in a device; expected one of: name, address, version, community, user, context, timeout, retries, source, max-in-flight",
                 "DIR/b.yaml:3:12: 'address' must be a string",
                 "DIR/b.yaml:4:3: a device must be a mapping",
                 "DIR/b.yaml:5:3: a device needs a name",
