@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 import NIOCore
+import SNMPSecurity
 import SNMPWire
 import Testing
 import WardenForwarder
@@ -153,6 +154,36 @@ struct InFlightBoundTests {
         }
         #expect(refused == 5 && bounded.machine.counters.pendingOverflows == 5)
         #expect(bounded.machine.pendingCount == capacity && bounded.machine.waitingCount == capacity - 1)
+    }
+
+    @Test("a reload that raises the bound: waiting requests keep the back end they came under, new ones get the new bound")
+    func reloadChangesTheBound() throws {
+        let harness = MachineHarness(policy: Self.everything, version: .v2c, maxInFlight: 1) { _ in nil }
+        for n in UInt32(1)...3 {
+            _ = harness.ask(Self.get(n, id: Int32(n)))
+        }
+        #expect(harness.held.count == 1 && harness.machine.waitingCount == 2)
+        harness.machine.replace(
+            snapshot: MachineHarness.oneAgent(policy: Self.everything, version: .v2c, maxInFlight: 3),
+            users: try USMAuthoritativeEngine(
+                identity: EngineIdentity(engineID: MachineHarness.engineID, boots: 1),
+                users: [USMUserConfiguration(name: "noc")]
+            ),
+            poolSockets: [[0, 1]]
+        )
+        // Behind the two that wait, in order.
+        _ = harness.ask(Self.get(4, id: 4))
+        #expect(harness.held.count == 1 && harness.machine.waitingCount == 3)
+        var answered: [Int32] = []
+        while !harness.held.isEmpty {
+            answered += harness.answerHeld(0).map(\.requestID)
+        }
+        #expect(answered == [1, 2, 3, 4])
+        // Under the new snapshot, three go at once.
+        for n in UInt32(5)...8 {
+            _ = harness.ask(Self.get(n, id: Int32(n)))
+        }
+        #expect(harness.held.count == 3 && harness.machine.waitingCount == 1)
     }
 
     @Test("a walk's next round waits behind requests that came while its first was out")

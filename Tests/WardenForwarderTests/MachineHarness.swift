@@ -100,13 +100,36 @@ final class MachineHarness {
         loopCount: Int = 1,
         respond: @escaping (PDU) -> PDU?
     ) {
-        let address = try! SocketAddress(ipAddress: "192.0.2.1", port: 161)
+        let snapshot = Self.oneAgent(
+            policy: policy,
+            version: version,
+            rounds: rounds,
+            timeout: timeout,
+            retries: retries,
+            maxInFlight: maxInFlight
+        )
+        self.init(snapshot: snapshot, loopCount: loopCount)
+        self.agents[Self.agentAddress] = Agent(version: version, community: "agentcomm", respond: respond)
+    }
+
+    static let agentAddress = try! SocketAddress(ipAddress: "192.0.2.1", port: 161)
+
+    /// The snapshot of ``init(policy:version:rounds:timeout:retries:maxInFlight:loopCount:respond:)``:
+    /// one pool of 2 sockets, for a reload to replace it with another of the same shape.
+    static func oneAgent(
+        policy: RoutePolicy,
+        version: SNMPVersion,
+        rounds: Int = 32,
+        timeout: Int64 = 1_000_000_000,
+        retries: Int = 1,
+        maxInFlight: Int = 0
+    ) -> ForwardingSnapshot {
         let backend = BackendTarget(
             name: "agent",
             index: 0,
             kind: .agent(
                 BackendTarget.Agent(
-                    address: address,
+                    address: Self.agentAddress,
                     version: version,
                     community: ByteBuffer(string: "agentcomm"),
                     timeout: timeout,
@@ -116,7 +139,7 @@ final class MachineHarness {
                 )
             )
         )
-        let snapshot = ForwardingSnapshot(
+        return ForwardingSnapshot(
             routes: [RouteTarget(name: "r", index: 0, backend: .fixed(backend), policy: policy, dropOnTimeout: false)],
             routeTable: RouteTable(rules: [RouteTable.Rule(users: [], communities: [Array("public".utf8)], context: nil, sources: [])]),
             backends: [backend],
@@ -124,8 +147,6 @@ final class MachineHarness {
             pools: [try! SocketAddress(ipAddress: "0.0.0.0", port: 0)],
             socketsPerPool: 2
         )
-        self.init(snapshot: snapshot, loopCount: loopCount)
-        self.agents[address] = Agent(version: version, community: "agentcomm", respond: respond)
     }
 
     /// Sends `request` from a v2c manager and plays the agents until the machine replies (or stops
