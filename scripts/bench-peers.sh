@@ -27,7 +27,8 @@ NAME=bench
 source "$ROOT/scripts/lib-peers.sh"
 mkdir -p "$WORK/front"
 BACK=$(free_port); FRONT=$(free_port); GATE=$(free_port); DEAD=$(free_port); DEADGATE=$(free_port); RELAY=$(free_port)
-CC=${CC:-$(command -v cc || command -v clang)}
+CC=${CC:-$(command -v cc || command -v clang || true)}
+if [[ -z $CC ]]; then echo "bench-peers: needs a C compiler for scripts/udp-relay.c (cc, or the Swift toolchain's clang)" >&2; exit 1; fi
 "$CC" -O2 -o "$WORK/udp-relay" "$ROOT/scripts/udp-relay.c"
 
 cat > "$WORK/back.conf" <<EOF
