@@ -95,14 +95,14 @@ public enum AuditEvent: Sendable {
 /// request in the steady state allocates nothing.
 final class PendingRequest {
     private(set) var endpoint: ManagerEndpoint
-    private(set) var security: ManagerSecurity
+    private(set) var security = PendingRequest.noSecurity
     /// The request as the manager sent it (GetBulk repetitions clamped).
-    private(set) var managerRequest: PDU
+    private(set) var managerRequest = PendingRequest.emptyPDU
     /// The route and back end, from the snapshot the request started under.
     private(set) var route: RouteTarget
     private(set) var backend: BackendTarget
     /// The request through the route's views and rewrites, across back-end rounds.
-    var filtered: FilteredExchange
+    var filtered = PendingRequest.noExchange
     /// The current round's back-end request, adapted to the agent's version.
     var exchange: BackendExchange?
     /// A v1 manager's GetNext that met Counter64s: the answer so far and the positions asked again.
@@ -113,10 +113,10 @@ final class PendingRequest {
     /// (bounded by ``RequestMachine/maximumUSMResends``).
     var usmResends = 0
     /// When the manager's request arrived.
-    private(set) var startedAt: Int64
+    private(set) var startedAt: Int64 = 0
     /// The loop's sockets for each pool of the snapshot the request started under (a reload may
     /// number the pools of the next snapshot differently).
-    private(set) var poolSockets: [[Int]]
+    private(set) var poolSockets: [[Int]] = []
     /// Whether the request has ended (answered, timed out or dropped); the machine recycles it once
     /// the event that ended it is over.
     var isFinished = false
@@ -132,24 +132,12 @@ final class PendingRequest {
     /// into it again.
     var datagram = ByteBuffer()
 
-    init(
-        endpoint: ManagerEndpoint,
-        security: ManagerSecurity,
-        managerRequest: PDU,
-        route: RouteTarget,
-        backend: BackendTarget,
-        filtered: FilteredExchange,
-        startedAt: Int64,
-        poolSockets: [[Int]]
-    ) {
-        self.startedAt = startedAt
-        self.poolSockets = poolSockets
+    /// An empty request for the pool, made the first request it serves by ``start(endpoint:security:managerRequest:route:backend:filtered:startedAt:poolSockets:)``
+    /// (a route and a back end have no empty value).
+    init(endpoint: ManagerEndpoint, route: RouteTarget, backend: BackendTarget) {
         self.endpoint = endpoint
-        self.security = security
-        self.managerRequest = managerRequest
         self.route = route
         self.backend = backend
-        self.filtered = filtered
     }
 
     /// Makes this object the given request (a new one, or a recycled one after ``clear()``).
@@ -669,16 +657,7 @@ public final class RequestMachine {
         let agent = backend.agent
         let pending =
             self.requestPool.popLast()
-            ?? PendingRequest(
-                endpoint: endpoint,
-                security: security,
-                managerRequest: pdu,
-                route: route,
-                backend: backend,
-                filtered: FilteredExchange(request: pdu, policy: route.policy, maximumRounds: 1),
-                startedAt: self.now,
-                poolSockets: self.poolSockets
-            )
+            ?? PendingRequest(endpoint: endpoint, route: route, backend: backend)
         if agent == nil {
             self.counters.simulatedRequests &+= 1
         } else {
