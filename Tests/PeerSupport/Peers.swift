@@ -21,13 +21,22 @@ public enum Peers {
         return path
     }
 
-    /// A UDP port that was free a moment ago on 127.0.0.1.
+    /// A UDP port that was free a moment ago on 127.0.0.1, below the kernel's ephemeral range.
+    ///
+    /// A port the kernel picked for a bind to port 0 is one it may hand out again at once: to the
+    /// gateway's back-end sockets or to a client socket of a test running beside this one, before
+    /// the peer meant for it binds it. Ports below `ip_local_port_range` are never handed out that
+    /// way, and each is given once per process.
     public static func freeUDPPort() -> UInt16 {
-        let socket = UDPClient()
-        return socket.localPort
+        PortAllocator.shared.next(type: SOCK_DGRAM)
     }
 
-    /// A TCP port that was free a moment ago on 127.0.0.1.
+    /// A TCP port that was free a moment ago on 127.0.0.1, below the kernel's ephemeral range (see
+    /// ``freeUDPPort()``).
+    public static func freeTCPPort() -> UInt16 {
+        PortAllocator.shared.next(type: SOCK_STREAM)
+    }
+
     /// The inputs of a kept fuzz corpus (`Regression/*.hex`): one per line in hex, `#` lines skipped.
     public static func hexCorpus(_ path: String) throws -> [[UInt8]] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
@@ -39,22 +48,6 @@ public enum Peers {
             }
             return bytes
         }
-    }
-
-    public static func freeTCPPort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                _ = bind(fd, $0, length)
-                return getsockname(fd, $0, &length)
-            }
-        }
-        return UInt16(bigEndian: address.sin_port)
     }
 
     /// Sends `request` (raw HTTP/1.1) to 127.0.0.1:`port` and returns the status code and body.
@@ -406,5 +399,53 @@ public struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Hands out ports below the kernel's ephemeral range, each once per process, starting at a place
+/// that depends on the process id (two suites at once on one host start apart). A port is handed
+/// out only after a bind to it on 127.0.0.1 succeeded.
+final class PortAllocator: @unchecked Sendable {
+    static let shared = PortAllocator()
+
+    private let lock = NSLock()
+    private let range: Range<Int>
+    private var offset: Int
+
+    private init() {
+        // "32768\t60999": the ephemeral range; ours is the 10,000 ports below it (at least 1024).
+        let ephemeralLow =
+            (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+            .flatMap { $0.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\n" }).first }
+            .flatMap { Int($0) } ?? 32768
+        let high = max(ephemeralLow, 2048)
+        self.range = max(1024, high - 10_000)..<high
+        self.offset = Int(getpid()) &* 7919 % self.range.count
+    }
+
+    func next(type: __socket_type) -> UInt16 {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        for _ in 0..<self.range.count {
+            let port = self.range.lowerBound + self.offset
+            self.offset = (self.offset + 1) % self.range.count
+            if Self.canBind(UInt16(port), type: type) { return UInt16(port) }
+        }
+        fatalError("no free port in \(self.range)")
+    }
+
+    private static func canBind(_ port: UInt16, type: __socket_type) -> Bool {
+        let fd = socket(AF_INET, Int32(type.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
     }
 }

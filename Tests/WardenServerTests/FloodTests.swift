@@ -49,8 +49,11 @@ struct FloodTests {
         let (status, counters) = try lab.stopGateway()
         #expect(status == 0)
         let limited = (Int(counters["reports_rate_limited"] ?? "0") ?? 0) + (Int(counters["reports_amplification_limited"] ?? "0") ?? 0)
-        #expect(limited > 30_000, "most Reports were refused: \(counters)")
-        #expect((Int(counters["in_packets"] ?? "0") ?? 0) > 40_000, "the flood reached the gateway: \(counters)")
+        let received = Int(counters["in_packets"] ?? "0") ?? 0
+        // A loaded host drops part of the flood in the kernel's queues: what is asserted is relative
+        // to what reached the gateway, with a floor so that the flood was one.
+        #expect(received > 10_000, "the flood reached the gateway: \(counters)")
+        #expect(limited * 10 > received * 6, "most Reports were refused: \(counters)")
     }
 
     @Test("password guessing from one source: Reports stop after the threshold; the right key from another source is served throughout")
