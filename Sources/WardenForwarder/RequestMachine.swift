@@ -806,6 +806,15 @@ public final class RequestMachine {
                 return
             }
         }
+        var retries = agent.retries
+        if waited {
+            // Its budget, timeout × (retries + 1) from arrival, ran while it waited: it gets the
+            // tries that fit in what is left, at least one. A device slow enough to make requests
+            // wait is not sent a whole budget more of them, and the manager's answer stays near
+            // the budget it was set against (at most one timeout past it).
+            let left = max(0, request.waitDeadline - self.now)
+            retries = min(agent.retries, max(1, Int(left / max(1, agent.timeout))) - 1)
+        }
         let sockets = request.poolSockets[agent.pool]
         // Runs of requests on one socket, then the next: a read burst's requests leave in one
         // sendmmsg and their answers come back in one recvmmsg, and every socket still takes its
@@ -825,7 +834,7 @@ public final class RequestMachine {
             // datagram is the discovery probe, and its Report sends the request again.
             let session = self.session(for: request, agent: agent)
             let seconds = self.now / 1_000_000_000
-            id = self.pending[socket].insert(request, now: self.now, timeout: agent.timeout, retries: agent.retries) {
+            id = self.pending[socket].insert(request, now: self.now, timeout: agent.timeout, retries: retries) {
                 requestID in
                 guard session.client.engineID != nil else {
                     discovery = true
@@ -841,7 +850,7 @@ public final class RequestMachine {
                 return buffer
             }
         } else {
-            id = self.pending[socket].insert(request, now: self.now, timeout: agent.timeout, retries: agent.retries) {
+            id = self.pending[socket].insert(request, now: self.now, timeout: agent.timeout, retries: retries) {
                 requestID in
                 buffer.writeCommunityMessage(
                     CommunityMessage(

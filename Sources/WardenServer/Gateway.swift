@@ -352,7 +352,8 @@ public final class Gateway: Sendable {
                     usm: machine.usm.statistics,
                     routes: machine.routeStatistics,
                     backends: machine.backendStatistics,
-                    pending: machine.pendingCount
+                    pending: machine.pendingCount,
+                    queued: machine.waitingCount
                 )
             }.get()
             guard let one else { continue }
@@ -364,6 +365,7 @@ public final class Gateway: Sendable {
                     total.backends[index] &+= one.backends[index]
                 }
                 total.pending += one.pending
+                total.queued += one.queued
                 sum = total
             } else {
                 sum = one

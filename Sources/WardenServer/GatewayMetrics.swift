@@ -18,7 +18,10 @@ public struct GatewayStatistics: Sendable {
     public var usm = USMStatistics()
     public var routes: RouteStatistics
     public var backends: [UInt64]
+    /// Requests in flight at an agent or queued for its `max-in-flight`.
     public var pending = 0
+    /// Of those, the ones queued (not sent yet).
+    public var queued = 0
 }
 
 /// The gateway's metrics in Prometheus' text format, through swift-metrics with swift-prometheus
@@ -224,6 +227,7 @@ public final class GatewayMetrics: Sendable {
             }
         }
         self.set("snmpwarden_pending_requests", to: Double(statistics.pending))
+        self.set("snmpwarden_queued_requests", to: Double(statistics.queued))
         return self.registry.emitToBuffer()
     }
 

@@ -99,6 +99,60 @@ struct InFlightBoundTests {
         #expect(harness.machine.pendingCount == 0 && harness.machine.waitingCount == 0)
     }
 
+    @Test("a request that waited gets the tries its budget has left, not a whole budget more at a slow agent")
+    func waitedRequestKeepsItsBudget() {
+        // 1 s per try, 2 retries: a request's budget is 3 s from its arrival.
+        let harness = MachineHarness(
+            policy: Self.everything,
+            version: .v2c,
+            timeout: 1_000_000_000,
+            retries: 2,
+            maxInFlight: 1
+        ) { _ in nil }
+        let start = harness.now
+        #expect(harness.ask(Self.get(1, id: 1)).isEmpty)
+        #expect(harness.ask(Self.get(2, id: 2)).isEmpty)  // waits; its budget ends at start + 3 s
+        // The first is sent again at start + 1 s and + 2 s; the agent answers it at start + 2.5 s.
+        #expect(harness.fireTimer().isEmpty && harness.fireTimer().isEmpty)
+        #expect(harness.backendPackets == 3)
+        harness.now = start + 2_500_000_000
+        #expect(harness.answerHeld(harness.held.count - 1).map(\.requestID) == [1])
+        #expect(harness.backendPackets == 4, "the second goes now")
+
+        // 0.5 s of its budget is left: one try. It times out 1 s after it was sent, without a
+        // retransmission (it would have had two more, 3 s, before).
+        let replies = Self.fireUntilReply(harness)
+        #expect(harness.now == start + 3_500_000_000)
+        #expect(replies.map(\.requestID) == [2] && replies.first?.errorStatus == .genErr)
+        #expect(harness.backendPackets == 4 && harness.machine.counters.backendRetransmissions == 2)
+        #expect(harness.machine.pendingCount == 0 && harness.machine.counters.backendWaitTimeouts == 0)
+    }
+
+    @Test("a request that waited a little keeps the retries that fit in what is left of its budget")
+    func waitedRequestKeepsRetriesThatFit() {
+        let harness = MachineHarness(
+            policy: Self.everything,
+            version: .v2c,
+            timeout: 1_000_000_000,
+            retries: 2,
+            maxInFlight: 1
+        ) { _ in nil }
+        let start = harness.now
+        #expect(harness.ask(Self.get(1, id: 1)).isEmpty)
+        #expect(harness.ask(Self.get(2, id: 2)).isEmpty)
+        harness.now = start + 600_000_000
+        #expect(harness.answerHeld(0).map(\.requestID) == [1])
+        // 2.4 s left: three tries would end at + 3.6 s, so two (one retransmission), ending at + 2.6 s.
+        #expect(harness.backendPackets == 2)
+        // The timer armed for the first request's deadline (start + 1 s) finds nothing due.
+        #expect(harness.fireTimer().isEmpty && harness.fireTimer().isEmpty)
+        #expect(harness.now == start + 1_600_000_000 && harness.backendPackets == 3)
+        let replies = Self.fireUntilReply(harness)
+        #expect(harness.now == start + 2_600_000_000)
+        #expect(replies.map(\.requestID) == [2] && replies.first?.errorStatus == .genErr)
+        #expect(harness.backendPackets == 3)
+    }
+
     @Test("an answer after the waiting request's time ran out does not send it: it is answered as a timeout")
     func expiredWhenReleased() {
         let harness = MachineHarness(
