@@ -209,11 +209,13 @@ final class LoadHandler: ChannelInboundHandler {
     }
 
     func fill() {
+        // Nothing before the engine is known (a slow target may leave the first probe unanswered
+        // past the timeout: expire() probes again).
+        guard self.discovered else { return }
         guard self.rate > 0 else {
             while !self.run.stopped && self.pending.count < self.window { self.sendOne() }
             return
         }
-        guard self.discovered else { return }
         while !self.run.stopped && self.pending.count < self.window && self.tokens >= 1 {
             self.tokens -= 1
             self.sendOne()
