@@ -9,7 +9,8 @@
 #
 # Scenarios, each for SECONDS (default 10) after 2 s of warm-up, 32 requests in flight over 4
 # sockets, authPriv SHA/AES: GET of 3 scalars, GetBulk(20) of ifTable; then one request in flight
-# (added latency: 5 alternating rounds of direct, relay and snmpwarden, the median of their p50s)
+# (added latency: 5 alternating rounds of snmpd direct v2c and v3, the relay, snmpwarden as a v2c hop
+# and snmpwarden v3 -> v2c; the median of their p50s)
 # and 10,000 requests pending on a dead back end (memory).
 #
 #   scripts/bench-peers.sh [SECONDS]
@@ -48,6 +49,8 @@ proxy -v 2c -c backpub -t 1 -r 2 udp:127.0.0.1:$BACK .1.3
 EOF
 warden_config "$WORK/warden.yaml" "$GATE" back "$BACK" "community: backpub, timeout: 1s, retries: 2" "" \
     "max-repetitions: 100, max-pending: 20000"
+# A v2c route as well: the gateway as a hop alone (v2c in and out), beside the relay.
+sed -i 's/^routes:/routes:\n  - { name: v2c, communities: [ frontpub ], backend: back, read-view: all }/' "$WORK/warden.yaml"
 warden_config "$WORK/dead.yaml" "$DEADGATE" dead "$DEAD" "community: x, timeout: 4s, retries: 0" \
     ", on-timeout: drop" "max-pending: 20000"
 
@@ -101,12 +104,14 @@ print(json.dumps(line))' "$WORK/run.json" "$before" "$after"
     run "snmpwarden: GetBulk 20"   "udp:127.0.0.1:$GATE"  "${V3[@]}" "${BULK[@]}" "${COMMON[@]}" --pid $GATEPID --pid $BACKPID
     run "UDP relay: GET 3"         "udp:127.0.0.1:$RELAY" --version 2c --community backpub "${GET[@]}" "${COMMON[@]}" --pid $RELAYPID --pid $BACKPID
     run "UDP relay: GetBulk 20"    "udp:127.0.0.1:$RELAY" --version 2c --community backpub "${BULK[@]}" "${COMMON[@]}" --pid $RELAYPID --pid $BACKPID
-    # One in flight: the host's wakeup latency drifts within seconds, so the three alternate.
+    # One in flight: the host's wakeup latency drifts within seconds, so the five alternate.
     ROUND=$(python3 -c "print(max(1.0, $DURATION / 5))")
     ONE=(--in-flight 1 --sockets 1 --duration "$ROUND" --warmup 0.5)
     for round in 1 2 3 4 5; do
         run "v2c direct: GET 3, 1 in flight, round $round" "udp:127.0.0.1:$BACK" --version 2c --community backpub "${GET[@]}" "${ONE[@]}"
+        run "v3 direct: GET 3, 1 in flight, round $round"  "udp:127.0.0.1:$BACK" "${V3[@]}" "${GET[@]}" "${ONE[@]}"
         run "UDP relay: GET 3, 1 in flight, round $round"  "udp:127.0.0.1:$RELAY" --version 2c --community backpub "${GET[@]}" "${ONE[@]}"
+        run "snmpwarden v2c: GET 3, 1 in flight, round $round" "udp:127.0.0.1:$GATE" --version 2c --community frontpub "${GET[@]}" "${ONE[@]}"
         run "snmpwarden: GET 3, 1 in flight, round $round" "udp:127.0.0.1:$GATE" "${V3[@]}" "${GET[@]}" "${ONE[@]}"
     done
 } > "$WORK/results.jsonl"
@@ -155,10 +160,13 @@ print()
 print(f"snmpwarden's CPU per request over the Net-SNMP proxy's: GET {ratio('GET 3', 'Net-SNMP proxy', front):.2f}, GetBulk(20) {ratio('GetBulk 20', 'Net-SNMP proxy', front):.2f}")
 print(f"snmpwarden's CPU per request over the UDP relay's:      GET {ratio('GET 3', 'UDP relay', relay):.2f}, GetBulk(20) {ratio('GetBulk 20', 'UDP relay', relay):.2f}")
 def p50(name): return statistics.median(by[f"{name}: GET 3, 1 in flight, round {r}"]["latency_us"]["p50"] for r in range(1, 6))
-direct, floor, warden = p50("v2c direct"), p50("UDP relay"), p50("snmpwarden")
+direct, direct3, floor, hop, warden = p50("v2c direct"), p50("v3 direct"), p50("UDP relay"), p50("snmpwarden v2c"), p50("snmpwarden")
 print()
-print(f"Added latency at one request in flight, median of 5 alternating p50s: snmpwarden {warden - direct:.0f} µs, UDP relay {floor - direct:.0f} µs "
-      f"(snmpwarden v3 {warden:.0f} µs, relay v2c {floor:.0f} µs, snmpd v2c direct {direct:.0f} µs)")
+print("Added latency at one request in flight (the median of 5 alternating p50s; "
+      f"snmpd direct: v2c {direct:.0f} µs, v3 {direct3:.0f} µs):")
+print(f"  the hop alone, v2c in and out, over snmpd v2c direct: snmpwarden {hop - direct:.0f} µs, UDP relay {floor - direct:.0f} µs")
+print(f"  SNMPv3 to the manager (v3 -> v2c snmpd): snmpwarden {warden - direct3:.0f} µs over snmpd answering v3 itself, "
+      f"{warden - direct:.0f} µs over snmpd v2c direct (the manager's own v3 work included)")
 print(f"10,000 requests pending on a dead back end: RSS {int(sys.argv[4])//1024} MiB before, {int(sys.argv[5])//1024} MiB at the peak, {int(sys.argv[6])//1024} MiB after they timed out")
 print()
 print("Raw results (one JSON line per run):")

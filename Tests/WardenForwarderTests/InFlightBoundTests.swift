@@ -99,9 +99,9 @@ struct InFlightBoundTests {
         #expect(harness.machine.pendingCount == 0 && harness.machine.waitingCount == 0)
     }
 
-    @Test("a request that waited gets the tries its budget has left, not a whole budget more at a slow agent")
-    func waitedRequestKeepsItsBudget() {
-        // 1 s per try, 2 retries: a request's budget is 3 s from its arrival.
+    /// An agent that never answers by itself, 1 s per try and 2 retries (a budget of 3 s from a
+    /// request's arrival), one request at a time: request 1 is sent at `start`, request 2 waits.
+    static func secondWaits() -> (harness: MachineHarness, start: Int64) {
         let harness = MachineHarness(
             policy: Self.everything,
             version: .v2c,
@@ -111,7 +111,14 @@ struct InFlightBoundTests {
         ) { _ in nil }
         let start = harness.now
         #expect(harness.ask(Self.get(1, id: 1)).isEmpty)
-        #expect(harness.ask(Self.get(2, id: 2)).isEmpty)  // waits; its budget ends at start + 3 s
+        #expect(harness.ask(Self.get(2, id: 2)).isEmpty)
+        #expect(harness.backendPackets == 1 && harness.machine.waitingCount == 1)
+        return (harness, start)
+    }
+
+    @Test("a request that waited gets the tries its budget has left, not a whole budget more at a slow agent")
+    func waitedRequestKeepsItsBudget() {
+        let (harness, start) = Self.secondWaits()  // the second's budget ends at start + 3 s
         // The first is sent again at start + 1 s and + 2 s; the agent answers it at start + 2.5 s.
         #expect(harness.fireTimer().isEmpty && harness.fireTimer().isEmpty)
         #expect(harness.backendPackets == 3)
@@ -130,16 +137,7 @@ struct InFlightBoundTests {
 
     @Test("a request that waited a little keeps the retries that fit in what is left of its budget")
     func waitedRequestKeepsRetriesThatFit() {
-        let harness = MachineHarness(
-            policy: Self.everything,
-            version: .v2c,
-            timeout: 1_000_000_000,
-            retries: 2,
-            maxInFlight: 1
-        ) { _ in nil }
-        let start = harness.now
-        #expect(harness.ask(Self.get(1, id: 1)).isEmpty)
-        #expect(harness.ask(Self.get(2, id: 2)).isEmpty)
+        let (harness, start) = Self.secondWaits()
         harness.now = start + 600_000_000
         #expect(harness.answerHeld(0).map(\.requestID) == [1])
         // 2.4 s left: three tries would end at + 3.6 s, so two (one retransmission), ending at + 2.6 s.

@@ -14,6 +14,19 @@ import Testing
 
 @Suite("max-in-flight against a real snmpd")
 struct InFlightGatewayTests {
+    /// A v2c Get of sysName.0.
+    static func getSysName(community: String, requestID: Int32) -> ByteBuffer {
+        var datagram = ByteBuffer()
+        datagram.writeCommunityMessage(
+            CommunityMessage(
+                version: .v2c,
+                community: ByteBuffer(string: community),
+                pdu: .pdu(PDU(type: .get, requestID: requestID, varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .null)]))
+            )
+        )
+        return datagram
+    }
+
     @Test("a burst of 200 Gets to a back end with max-in-flight 2: all answered right, each sent once, most of them after waiting")
     func burstWaitsForTheAgent() throws {
         let lab = try GatewayLab(name: "in-flight")
@@ -30,15 +43,7 @@ struct InFlightGatewayTests {
         let client = UDPClient(timeoutMilliseconds: 5000)
         let count = 200
         for id in 1...count {
-            var datagram = ByteBuffer()
-            datagram.writeCommunityMessage(
-                CommunityMessage(
-                    version: .v2c,
-                    community: ByteBuffer(string: "burstpub"),
-                    pdu: .pdu(PDU(type: .get, requestID: Int32(id), varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .null)]))
-                )
-            )
-            client.send(datagram, to: lab.gatewayPort)
+            client.send(Self.getSysName(community: "burstpub", requestID: Int32(id)), to: lab.gatewayPort)
         }
         var answered = Set<Int32>()
         while answered.count < count, let (datagram, _, _) = client.receiveWithSource() {
@@ -83,15 +88,7 @@ struct InFlightGatewayTests {
 
         let client = UDPClient(timeoutMilliseconds: 100)
         for id in 1...3 {
-            var datagram = ByteBuffer()
-            datagram.writeCommunityMessage(
-                CommunityMessage(
-                    version: .v2c,
-                    community: ByteBuffer(string: "mutepub"),
-                    pdu: .pdu(PDU(type: .get, requestID: Int32(id), varbinds: [VarBind(oid: "1.3.6.1.2.1.1.5.0", value: .null)]))
-                )
-            )
-            client.send(datagram, to: lab.gatewayPort)
+            client.send(Self.getSysName(community: "mutepub", requestID: Int32(id)), to: lab.gatewayPort)
         }
         // One request went to the device; the other two wait for it (3 s, well past these scrapes).
         var during: [String: Double] = [:]
