@@ -101,8 +101,9 @@ final class PendingRequest {
     /// The route and back end, from the snapshot the request started under.
     private(set) var route: RouteTarget
     private(set) var backend: BackendTarget
-    /// The request through the route's views and rewrites, across back-end rounds.
-    var filtered = PendingRequest.noExchange
+    /// The request through the route's views and rewrites, across back-end rounds (nil while the
+    /// object waits in the pool: an optional is let go of without copying a placeholder in).
+    var filtered: FilteredExchange?
     /// The current round's back-end request, adapted to the agent's version.
     var exchange: BackendExchange?
     /// A v1 manager's GetNext that met Counter64s: the answer so far and the positions asked again.
@@ -143,11 +144,11 @@ final class PendingRequest {
     /// Makes this object the given request (a new one, or a recycled one after ``clear()``).
     func start(
         endpoint: ManagerEndpoint,
-        security: ManagerSecurity,
+        security: consuming ManagerSecurity,
         managerRequest: PDU,
         route: RouteTarget,
         backend: BackendTarget,
-        filtered: FilteredExchange,
+        filtered: consuming FilteredExchange,
         startedAt: Int64,
         poolSockets: [[Int]]
     ) {
@@ -171,7 +172,7 @@ final class PendingRequest {
     func clear() {
         self.security = Self.noSecurity
         self.managerRequest = Self.emptyPDU
-        self.filtered = Self.noExchange
+        self.filtered = nil
         self.exchange = nil
         self.skipping = nil
         self.session = nil
@@ -187,11 +188,6 @@ final class PendingRequest {
     private static let emptyPDU = PDU(type: .get, requestID: 0, varbinds: [])
     /// What a cleared request holds instead of the manager's keys (no allocation: an empty buffer).
     private static var noSecurity: ManagerSecurity { .community(version: .v2c, community: ByteBuffer()) }
-    private static let noExchange = FilteredExchange(
-        request: PDU(type: .get, requestID: 0, varbinds: []),
-        policy: RoutePolicy(readView: nil, writeView: nil, rewrites: []),
-        maximumRounds: 1
-    )
 }
 
 /// The gateway's protocol logic for one event loop, as a machine with no I/O and no clock
@@ -527,7 +523,7 @@ public final class RequestMachine {
                 self.refuse(pdu, security: security, to: endpoint, into: &sink)
                 return
             }
-            self.serve(pdu, route: route, backend: backend, security: security, from: endpoint, into: &sink)
+            self.serve(pdu, route: route, backend: backend, security: consume security, from: endpoint, into: &sink)
         }
     }
 
@@ -619,11 +615,10 @@ public final class RequestMachine {
         _ request: PDU,
         route: RouteTarget,
         backend: BackendTarget,
-        security: ManagerSecurity,
+        security: consuming ManagerSecurity,
         from endpoint: ManagerEndpoint,
         into sink: inout Sink
     ) {
-        var security = security
         let limits = self.snapshot.limits
         var pdu = request
         if pdu.varbinds.count > limits.maxVarbinds {
@@ -673,12 +668,16 @@ public final class RequestMachine {
                 alongWith: context
             )
             pdu = compacted.pdu
-            if case .usm(var state, let user) = security {
+            // Taken apart and put back together, not copied (a copy retains every buffer in it).
+            switch consume security {
+            case .usm(var state, let user):
                 state.contextEngineID =
                     state.contextEngineID == self.engineIDBuffer
                     ? self.engineIDBuffer : Self.copy(state.contextEngineID)
                 state.contextName = compacted.extra
                 security = .usm(state, user)
+            case let other:
+                security = other
             }
         }
         var filtered = FilteredExchange(
@@ -690,11 +689,11 @@ public final class RequestMachine {
         let outcome = filtered.start()
         pending.start(
             endpoint: endpoint,
-            security: security,
+            security: consume security,
             managerRequest: pdu,
             route: route,
             backend: backend,
-            filtered: filtered,
+            filtered: consume filtered,
             startedAt: self.now,
             poolSockets: self.poolSockets
         )
@@ -712,7 +711,7 @@ public final class RequestMachine {
         while true {
             switch outcome {
             case .respond(let response):
-                for (reason, oid) in request.filtered.refusals {
+                for (reason, oid) in request.filtered!.refusals {
                     self.audit(
                         route: request.route,
                         reason: RefusalReason(reason),
@@ -730,7 +729,7 @@ public final class RequestMachine {
                     let reply =
                         device.respond(to: backendRequest)
                         ?? PDU(type: .response, requestID: 0, errorStatus: .genErr, varbinds: backendRequest.varbinds)
-                    outcome = request.filtered.receive(Self.overlaid(reply, asked: backendRequest, request.route))
+                    outcome = request.filtered!.receive(Self.overlaid(reply, asked: backendRequest, request.route))
                 case .agent(let agent):
                     request.exchange = BackendExchange(request: backendRequest, backendVersion: agent.version)
                     self.forward(request, agent: agent, into: &sink)
@@ -1162,7 +1161,7 @@ public final class RequestMachine {
         case .sendAgain:
             self.forward(request, agent: agent, into: &sink)
         case .respond(let response):
-            let outcome = request.filtered.receive(Self.overlaid(response, asked: request.exchange!.request, request.route))
+            let outcome = request.filtered!.receive(Self.overlaid(response, asked: request.exchange!.request, request.route))
             self.drive(request, outcome, into: &sink)
         }
         self.afterPendingChange()
@@ -1237,14 +1236,14 @@ public final class RequestMachine {
                     backendVersion: request.backend.agent?.version ?? .v2c
                 )
                 request.skipping = (response, positions, rounds)
-                let outcome = request.filtered.start()
+                let outcome = request.filtered!.start()
                 self.drive(request, outcome, into: &sink)
                 return
             }
         }
         let refused =
             response.errorStatus != .noError
-            && request.filtered.refusals.contains { $0.0 == .writeOutsideView || $0.0 == .writeTransformed }
+            && request.filtered!.refusals.contains { $0.0 == .writeOutsideView || $0.0 == .writeTransformed }
         self.finished(request, response.errorStatus == .noError ? .ok : (refused ? .refused : .error), into: &sink)
         let varBindList = self.verbatimAnswer(response, of: request)
         if let varBindList {
