@@ -176,6 +176,8 @@ public struct Backend: Hashable, Sendable {
     /// The bound on requests outstanding at one agent when its back end names none: enough for any
     /// manager's burst, and fewer datagrams than a Net-SNMP agent's default receive buffer holds.
     public static let defaultMaxInFlight = 64
+    /// What `max-in-flight:` may be, wherever it is given (a backend, an inventory's defaults or device).
+    public static let maxInFlightRange = 0...65_535
 
     public init(
         name: String,

@@ -674,7 +674,7 @@ extension Walker {
                 fields["retries"].flatMap { self.integer($0.value, "backend '\(name)': retries", range: 0...10) } ?? 2
             let maxInFlight =
                 fields["max-in-flight"].flatMap {
-                    self.integer($0.value, "backend '\(name)': max-in-flight", range: 0...65_535)
+                    self.integer($0.value, "backend '\(name)': max-in-flight", range: Backend.maxInFlightRange)
                 } ?? Backend.defaultMaxInFlight
             var source: String?
             var sourceValid = true

@@ -170,7 +170,7 @@ extension Walker {
             defaults.retries = retries
         }
         if let bound = fields["max-in-flight"].flatMap({
-            self.integer($0.value, "\(what): max-in-flight", range: 0...65_535)
+            self.integer($0.value, "\(what): max-in-flight", range: Backend.maxInFlightRange)
         }) {
             defaults.maxInFlight = bound
         }
@@ -361,6 +361,19 @@ extension Walker {
             self.error(file: path, line: cell.line, column: cell.column, "backend '\(name)': \(message)")
             valid = false
         }
+        /// Column `column`'s whole number in `range`; nil (with the problem reported) or no cell.
+        func wholeNumber(_ column: InventoryColumn, in range: ClosedRange<Int>) -> Int? {
+            guard let cell = given(column) else { return nil }
+            guard let value = Int(cell.text) else {
+                problem(cell, "\(column.key) must be a whole number")
+                return nil
+            }
+            guard range.contains(value) else {
+                problem(cell, "\(column.key) must be from \(range.lowerBound) to \(range.upperBound)")
+                return nil
+            }
+            return value
+        }
 
         var address: TransportAddress?
         if let cell = given(.address) {
@@ -459,27 +472,8 @@ extension Walker {
             }
         }
 
-        var retries = context.defaults.retries
-        if let cell = given(.retries) {
-            if let value = Int(cell.text) {
-                if (0...10).contains(value) { retries = value } else { problem(cell, "retries must be from 0 to 10") }
-            } else {
-                problem(cell, "retries must be a whole number")
-            }
-        }
-
-        var maxInFlight = context.defaults.maxInFlight
-        if let cell = given(.maxInFlight) {
-            if let value = Int(cell.text) {
-                if (0...65_535).contains(value) {
-                    maxInFlight = value
-                } else {
-                    problem(cell, "max-in-flight must be from 0 to 65535")
-                }
-            } else {
-                problem(cell, "max-in-flight must be a whole number")
-            }
-        }
+        let retries = wholeNumber(.retries, in: 0...10) ?? context.defaults.retries
+        let maxInFlight = wholeNumber(.maxInFlight, in: Backend.maxInFlightRange) ?? context.defaults.maxInFlight
 
         var source = context.defaults.source
         if let cell = given(.source) {

@@ -938,20 +938,23 @@ public final class RequestMachine {
         while let next = self.waiting[slot].first, let agent = next.backend.agent,
             self.inFlight[slot] < self.inFlightShare(agent)
         {
-            _ = self.waiting[slot].removeFirst()
-            self.waitingCount -= 1
-            self.pendingCount -= 1
+            self.takeWaiting(slot: slot)
             self.forward(next, agent: agent, waited: true, into: &sink)
         }
+    }
+
+    /// Takes the slot's oldest waiting request out of the queue and out of the counts.
+    private func takeWaiting(slot: Int) {
+        _ = self.waiting[slot].removeFirst()
+        self.waitingCount -= 1
+        self.pendingCount -= 1
     }
 
     /// The slot's waiting requests whose time ran out: answered as a timeout, never sent.
     private func expireWaiting<Sink: GatewayActionSink>(slot: Int, into sink: inout Sink) {
         guard slot >= 0 && slot < self.waiting.count else { return }
         while let first = self.waiting[slot].first, first.waitDeadline <= self.now {
-            _ = self.waiting[slot].removeFirst()
-            self.waitingCount -= 1
-            self.pendingCount -= 1
+            self.takeWaiting(slot: slot)
             self.counters.backendWaitTimeouts &+= 1
             self.countBackend(first, .timeouts)
             self.timedOut(first, into: &sink)
